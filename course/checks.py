@@ -1,0 +1,253 @@
+"""Tools that the notebooks' test cells use to run an answer safely and explain a failure.
+
+A test cell runs in the student's kernel, right after the student's code. An answer that
+hangs, or that forks and lets the copy run on, must cost that exercise its points and
+nothing else: so these helpers bound every call in time, can run a call in a throwaway
+copy of the kernel, and describe the call in every failure message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = [
+    "call_in_fork",
+    "can_pin",
+    "call_with_timeout",
+    "describe_call",
+    "patched",
+    "pinned_to_one_cpu",
+    "removed",
+    "stop_children",
+]
+
+# Exit status of a process that the answer forked and that ran on into our code: an exit
+# code no correct answer produces by accident in the tests (EX_SOFTWARE in sysexits.h).
+_STRAY_EXIT = 70
+
+
+def describe_call(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> str:
+    """Return ``func(arg, ..., key=value)`` as a student would write the call, shortened."""
+
+    def short(value: Any) -> str:
+        text = getattr(value, "__name__", None) if callable(value) else None
+        text = text or repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    parts = [short(arg) for arg in args]
+    parts += [f"{key}={short(value)}" for key, value in (kwargs or {}).items()]
+    return f"{getattr(func, '__name__', repr(func))}({', '.join(parts)})"
+
+
+def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
+    """Return ``func(*args, **kwargs)``, or fail if it has not returned within ``timeout`` s.
+
+    The call runs in a daemon thread, so a call that deadlocks (a ``join`` that never
+    returns) fails this check with a message instead of freezing the kernel until the
+    grader's cell timeout. An exception that the call raises is raised here unchanged.
+    """
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = func(*args, **kwargs)
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"check {getattr(func, '__name__', 'call')}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(
+            f"{describe_call(func, args, kwargs)} did not return within {timeout:g} s; "
+            "expected it to finish long before that (is it waiting for something that never happens?)"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def call_in_fork(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
+    """Return ``func(*args, **kwargs)`` computed in a throwaway forked copy of this process.
+
+    For answers that call ``os.fork`` themselves: if such an answer lets the wrong process
+    exit, or lets the child run on, only the copy is affected, never the kernel. The result
+    (or the exception raised) is pickled back; the copy and every process it started are
+    killed after ``timeout`` seconds. POSIX only, like ``os.fork``.
+    """
+    if not hasattr(os, "fork"):
+        raise AssertionError(
+            "this check needs os.fork, which exists on Linux and macOS but not on Windows; "
+            "run the notebook on Linux, macOS or WSL to check this exercise"
+        )
+    call = describe_call(func, args, kwargs)
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that forking a multi-threaded process (a kernel is one) can
+        # deadlock the child. The copy only runs the call and reports back, so it is safe.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the copy
+        os.close(read_fd)
+        _report_from_copy(write_fd, func, args, kwargs)
+    os.close(write_fd)
+    try:
+        data = _read_until(read_fd, time.monotonic() + timeout)
+    finally:
+        os.close(read_fd)
+    if data is None:
+        _kill_group(pid)
+        raise AssertionError(f"{call} did not return within {timeout:g} s; expected it to finish promptly")
+    status = _wait_for(pid, timeout=5.0)
+    if not data:
+        code = os.waitstatus_to_exitcode(status) if status is not None else None
+        raise AssertionError(
+            f"{call} ended the process that called it (exit code {code}) instead of returning; "
+            "expected only the child to leave (with os._exit), and the parent to return its exit code"
+        )
+    kind, value = pickle.loads(data)
+    if kind == "raised":
+        if isinstance(value, (SystemExit, KeyboardInterrupt)):
+            raise AssertionError(f"{call} raised {value!r} in the calling process; expected it to return")
+        raise value
+    return value
+
+
+def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """In the forked copy: run the call, pickle its outcome into ``write_fd``, and exit."""
+    me = os.getpid()
+    os.setpgid(0, 0)  # a group of its own, so that everything it starts can be killed at once
+    try:
+        outcome: tuple[str, Any] = ("returned", func(*args, **kwargs))
+    except BaseException as exc:
+        outcome = ("raised", exc)
+    if os.getpid() != me:
+        # A process that the answer forked has run on into this code: it is not our copy.
+        os._exit(_STRAY_EXIT)
+    try:
+        data = pickle.dumps(outcome)
+    except Exception as exc:
+        data = pickle.dumps(("raised", AssertionError(f"the result could not be sent back: {exc!r}")))
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    with os.fdopen(write_fd, "wb") as pipe:
+        pipe.write(data)
+    os._exit(0)
+
+
+def _read_until(fd: int, deadline: float) -> bytes | None:
+    """Read ``fd`` to its end; ``None`` if the deadline passes first."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _wait_for(pid: int, timeout: float) -> int | None:
+    """Reap ``pid`` and return its wait status; kill its group if it outlives ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    _kill_group(pid)
+    return None
+
+
+def _kill_group(pid: int) -> None:
+    """Kill the copy's process group (the copy and all it started) and reap the copy."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+@contextlib.contextmanager
+def patched(target: Any, **values: Any) -> Iterator[None]:
+    """Give ``target`` these attributes for the block, creating missing ones; then restore."""
+    missing = object()
+    saved = {name: getattr(target, name, missing) for name in values}
+    try:
+        for name, value in values.items():
+            setattr(target, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                delattr(target, name)
+            else:
+                setattr(target, name, value)
+
+
+@contextlib.contextmanager
+def removed(target: Any, *names: str) -> Iterator[None]:
+    """Remove these attributes from ``target`` for the block, as on a platform without them."""
+    saved = {name: getattr(target, name) for name in names if hasattr(target, name)}
+    try:
+        for name in saved:
+            delattr(target, name)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(target, name, value)
+
+
+@contextlib.contextmanager
+def pinned_to_one_cpu() -> Iterator[int]:
+    """Restrict the calling thread to one CPU for the block (Linux), as ``taskset`` would.
+
+    Raises ``RuntimeError`` where CPU affinity cannot be set or only one CPU is usable,
+    since then a pinned thread looks no different; check with :func:`can_pin` first.
+    """
+    if not can_pin():
+        raise RuntimeError("CPU affinity cannot be narrowed here (needs Linux and 2 or more usable CPUs)")
+    original = os.sched_getaffinity(0)
+    cpu = min(original)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, original)
+
+
+def can_pin() -> bool:
+    """Whether :func:`pinned_to_one_cpu` can make a visible difference on this machine."""
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
+
+
+def stop_children(timeout: float = 5.0) -> list[str]:
+    """Terminate the ``multiprocessing`` children still running; return their names.
+
+    A test calls it after an answer returns, so that a process the answer forgot to join
+    does not linger into the next test, and can fail when the list is not empty.
+    """
+    alive = multiprocessing.active_children()
+    for child in alive:
+        child.terminate()
+    for child in alive:
+        child.join(timeout)
+        if child.is_alive():
+            child.kill()
+            child.join(timeout)
+    return [child.name for child in alive]

@@ -1,0 +1,13 @@
+import os
+
+
+def fork_exit_status(code: int) -> int:
+    """Fork a child that exits at once with `code`; wait for it and return its exit code."""
+    # Swaps the branches: the parent exits and the child waits.
+    if not 0 <= code <= 255:
+        raise ValueError(code)
+    pid = os.fork()
+    if pid != 0:
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

@@ -1,0 +1,14 @@
+import os
+import sys
+
+
+def fork_exit_status(code: int) -> int:
+    """Fork a child that exits at once with `code`; wait for it and return its exit code."""
+    # The child calls sys.exit, which raises SystemExit and runs on into the caller's code.
+    if not 0 <= code <= 255:
+        raise ValueError(code)
+    pid = os.fork()
+    if pid == 0:
+        sys.exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)

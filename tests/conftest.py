@@ -1,0 +1,69 @@
+"""Fixtures: the Python × start-method × assignment matrix, kernels, and course directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import support
+
+PYTHONS = support.find_pythons()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        "course pythons: " + ", ".join(f"{minor} ({path})" for minor, path in PYTHONS.items()),
+        "course start methods: " + ", ".join(support.METHODS),
+        "course assignments: " + ", ".join(support.assignments()),
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize by what this checkout and machine have, so new notebooks need no test code."""
+    explicit = set()
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        explicit.update(n.strip() for n in (names.split(",") if isinstance(names, str) else names))
+    for name, values in (
+        ("assignment", support.assignments()),
+        ("python_minor", list(PYTHONS)),
+        ("start_method", support.METHODS),
+    ):
+        if name in metafunc.fixturenames and name not in explicit:
+            metafunc.parametrize(name, values)
+
+
+@pytest.fixture(scope="session")
+def kernel_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Make (and remember) the kernel set-up for a Python minor version and start method."""
+    made: dict[tuple[str, str], support.KernelSetup] = {}
+
+    def make(minor: str, method: str) -> support.KernelSetup:
+        if (minor, method) not in made:
+            python = support.kernel_python(minor, PYTHONS[minor])
+            made[minor, method] = support.KernelSetup(
+                minor=minor,
+                python=python,
+                method=method,
+                jupyter_path=support.write_kernelspec(tmp_path_factory.mktemp(f"jupyter-{minor}"), python),
+                ipython_dir=support.write_start_method_profile(tmp_path_factory.mktemp(f"ipython-{method}"), method),
+            )
+        return made[minor, method]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def course_factory(tmp_path_factory: pytest.TempPathFactory):
+    """Make a temporary course with an assignment generated; generate once per assignment."""
+    templates: dict[str, Path] = {}
+
+    def make(assignment: str, path: Path) -> support.Course:
+        if assignment not in templates:
+            template = tmp_path_factory.mktemp("template") / "course"
+            support.Course.create(template, assignment)
+            templates[assignment] = template
+        return support.Course.create(path, assignment, template=templates[assignment])
+
+    return make

@@ -1,0 +1,72 @@
+"""The answer corpus: every wrong answer loses points on its exercise's tests, and every
+right answer written differently from the key gets full marks.
+
+Each submission holds one answer per exercise (see support.submissions), graded by plain
+`nbgrader autograde` under one start method on this Python: the full Python × start-method
+matrix is run for the reference and blank notebooks (test_autograde.py).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import support
+
+CURRENT = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def corpus() -> list:
+    return [
+        pytest.param(assignment, name, id=f"{assignment}-{name}")
+        for assignment in support.assignments()
+        for name in support.submissions(assignment)
+    ]
+
+
+def student_notebook(assignment: str, answers: list[support.Answer]):
+    """The release notebook as a student hands it in: the key's answer in every cell, except
+    the cells these answers fill. (Built from release/, so its test cells lack the hidden
+    tests, and autograding must restore them.)"""
+    source = support.read(support.source_notebook(assignment))
+    key = {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if support.nbgrader_meta(c).get("solution")}
+    notebook = support.read(support.release_notebook(assignment))
+    for cell in notebook.cells:
+        grade_id = support.nbgrader_meta(cell).get("grade_id")
+        if grade_id in key:
+            cell.source = key[grade_id]
+    return support.with_answers(notebook, answers)
+
+
+@pytest.mark.parametrize("assignment, submission", corpus())
+def test_answers_graded_as_expected(assignment, submission, kernel_factory, course_factory, tmp_path):
+    answers = support.submissions(assignment)[submission]
+    course = course_factory(assignment, tmp_path / "course")
+    course.submit(assignment, "student", student_notebook(assignment, answers))
+    course.autograde(assignment, kernel_factory(CURRENT, support.ANSWERS_METHOD))
+
+    scores = course.scores(assignment, "student")
+    graded = course.autograded(assignment, "student")
+    tests_of = support.exercises(graded)
+    failures = {
+        support.nbgrader_meta(cell)["grade_id"]: support.error_outputs([cell])
+        for cell in support.test_cells(graded)
+    }
+    problems = []
+    for answer in answers:
+        tests = tests_of[answer.exercise]
+        earned = sum(scores[test][0] for test in tests)
+        possible = sum(scores[test][1] for test in tests)
+        why = {test: failures[test] for test in tests if failures[test]}
+        if answer.right and earned != possible:
+            problems.append(f"{answer.label} ({answer.description}) is right but earned {earned:g}/{possible:g}: {why}")
+        if not answer.right and earned >= possible:
+            problems.append(f"{answer.label} ({answer.description}) is wrong but earned {earned:g}/{possible:g}")
+        print(f"{answer.label}: {earned:g}/{possible:g}")
+    # Feedback must explain itself: a failed assertion says what was expected.
+    for test, errors in failures.items():
+        for _, error in errors:
+            if error.startswith("AssertionError") and "expected" not in error:
+                problems.append(f"{test} failed with a message that does not say what was expected: {error}")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,131 @@
+"""The notebooks follow the course's conventions (the syllabus and design notes), checked
+without running them: titles, exercise structure, points, test cells, feedback messages,
+and an answer corpus for every exercise."""
+
+from __future__ import annotations
+
+import ast
+import re
+import runpy
+
+import support
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_assignments_listed_in_config():
+    config = runpy.run_path(str(support.ROOT / "nbgrader_config.py"), init_globals={"get_config": lambda: _Config()})
+    assert config["ASSIGNMENTS"] == support.assignments(), (
+        f"nbgrader_config.py lists {config['ASSIGNMENTS']}; source/ holds {support.assignments()}"
+    )
+
+
+class _Config:
+    """Enough of traitlets' Config to execute nbgrader_config.py."""
+
+    def __getattr__(self, name):
+        value = _Config()
+        object.__setattr__(self, name, value)
+        return value
+
+
+def test_title_and_objectives(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "the notebook must open with a '# Title'"
+    title = first.source.splitlines()[0]
+    assert CJK.search(title), f"the title {title!r} must carry the Chinese term from the notes"
+    assert "After this notebook you can" in first.source, "the first cell must list the objectives"
+    assert any(c.cell_type == "markdown" and c.source.startswith("## Key points") for c in nb.cells), (
+        "the notebook must end with a '## Key points' section"
+    )
+
+
+def test_source_committed_without_outputs(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    with_output = [c.get("id") for c in code_cells(nb) if c.outputs or c.execution_count]
+    assert not with_output, f"clear the outputs of these cells before committing: {with_output}"
+
+
+def test_exercise_structure(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    for cell in nb.cells:
+        meta = support.nbgrader_meta(cell)
+        if not meta.get("solution") or cell.cell_type != "code":
+            continue
+        grade_id, text = meta["grade_id"], cell.source
+        assert grade_id == grade_id.lower(), f"answer cell ids are lower case: {grade_id}"
+        assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, f"{grade_id}: no solution markers"
+        before = text.split("### BEGIN SOLUTION")[0]
+        assert re.search(r"^\s*(def|class) ", before, re.M), (
+            f"{grade_id}: the signature (def or class line) must stand before the solution markers, "
+            "so that students keep it"
+        )
+        if text.startswith("%%writefile"):
+            following = nb.cells[nb.cells.index(cell) + 1]
+            assert support.nbgrader_meta(following).get("locked") and "reload" in following.source, (
+                f"{grade_id}: a module exercise must be followed by a locked cell that imports and reloads it"
+            )
+
+
+def test_test_cells(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    solutions = support.solution_ids(nb)
+    for cell in support.test_cells(nb):
+        meta = support.nbgrader_meta(cell)
+        grade_id = meta["grade_id"]
+        assert meta.get("locked"), f"{grade_id}: test cells must be locked"
+        assert meta.get("points", 0) > 0, f"{grade_id}: a test cell must carry points"
+        assert any(grade_id == f"test_{s}" or grade_id.startswith(f"test_{s}_") for s in solutions), (
+            f"{grade_id}: a test cell's id is test_<exercise> or test_<exercise>_<aspect>"
+        )
+        tree = ast.parse(cell.source)
+        assert ast.get_docstring(tree), f"{grade_id}: a test cell opens with a docstring saying what it checks"
+        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{grade_id}: no hidden tests"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert "assert" in visible, f"{grade_id}: no visible check before the hidden tests"
+        problems = support.assert_messages(cell.source)
+        assert not problems, f"{grade_id}: {problems}"
+
+
+def test_points(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    points = sum(support.nbgrader_meta(c).get("points", 0) for c in nb.cells if support.nbgrader_meta(c).get("grade"))
+    assert points == 10, f"{assignment} totals {points} points; every notebook totals 10"
+    for exercise in support.solution_ids(nb):
+        match = re.search(rf"### Exercise \w — `{exercise}.*\((\d+) points?\)", "\n".join(
+            c.source for c in nb.cells if c.cell_type == "markdown"), re.I)
+        tests = support.exercises(nb).get(exercise)
+        if match and tests:
+            got = sum(support.nbgrader_meta(c)["points"] for c in support.test_cells(nb)
+                      if support.nbgrader_meta(c)["grade_id"] in tests)
+            assert got == int(match.group(1)), f"{exercise}: the heading says {match.group(1)} points, its tests carry {got}"
+
+
+def test_answer_corpus_covers_every_exercise(assignment):
+    nb = support.read(support.source_notebook(assignment))
+    answers = support.load_answers(assignment)
+    exercises = support.exercises(nb)
+    assert set(answers) <= set(exercises), f"answers for unknown exercises: {sorted(set(answers) - set(exercises))}"
+    for exercise in exercises:
+        mine = answers.get(exercise, [])
+        wrong = [a for a in mine if not a.right]
+        right = [a for a in mine if a.right]
+        assert len(wrong) >= 3 and len(right) >= 1, (
+            f"tests/answers/{assignment}/{exercise}/ has {len(wrong)} wrong and {len(right)} right answers; "
+            "expected at least 3 wrong (each a real student mistake) and 1 right answer written unlike the key"
+        )
+        for answer in mine:
+            assert answer.description, f"{answer.label}: open the file with a comment saying what it does"
+            support.with_answers(nb, [answer])  # every cell it fills exists
+
+
+def test_assert_messages_checker_catches_bare_asserts():
+    assert support.assert_messages("assert x == 1") == ["line 1: assert without a message"]
+    assert support.assert_messages("assert x == 1, 'bad'") == ["line 1: the message does not say what was expected"]
+    assert support.assert_messages("assert x == 1, f'got {x}; expected 1'") == []
+    assert support.assert_messages("raise AssertionError()") == ["line 1: AssertionError without a message"]

@@ -1,0 +1,191 @@
+"""The helper package: importable anywhere without side effects, workers that behave under
+every start method, and checks that bound time and survive answers that misuse fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+import course.workers as workers
+from course.capture import captured_fd
+from course.checks import (
+    call_in_fork,
+    call_with_timeout,
+    can_pin,
+    describe_call,
+    patched,
+    pinned_to_one_cpu,
+    removed,
+    stop_children,
+)
+
+POSIX = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on POSIX only")
+
+
+def test_import_has_no_side_effects(tmp_path):
+    """From an unrelated folder: imports work, and change no global state."""
+    probe = textwrap.dedent("""
+        import multiprocessing, sys, threading
+        import course, course.capture, course.checks, course.workers
+        assert threading.active_count() == 1, threading.enumerate()
+        assert multiprocessing.get_start_method(allow_none=True) is None, "start method was set"
+        heavy = sorted(m for m in ("matplotlib", "ipywidgets", "IPython") if m in sys.modules)
+        assert not heavy, f"importing course pulled in {heavy}"
+        print(course.__file__)
+    """)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(os.path.join("course", "__init__.py"))
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_workers_under_every_start_method(method):
+    context = multiprocessing.get_context(method)
+    runs = [(workers.exit_with, (3,)), (workers.sleep_then_exit, (0.05, 4)), (workers.greet, ("x",))]
+    processes = [context.Process(target=target, args=args) for target, args in runs]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(30)
+    assert [p.exitcode for p in processes] == [3, 4, 0]
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_meet_at_barrier_tells_together_from_one_by_one(method):
+    context = multiprocessing.get_context(method)
+    barrier = context.Barrier(2)
+    together = [context.Process(target=workers.meet_at_barrier, args=(barrier, 20.0)) for _ in range(2)]
+    for p in together:
+        p.start()
+    for p in together:
+        p.join(30)
+    assert [p.exitcode for p in together] == [0, 0]
+
+    barrier = context.Barrier(2)
+    codes = []
+    for _ in range(2):  # one at a time: the first waits alone and breaks the barrier
+        p = context.Process(target=workers.meet_at_barrier, args=(barrier, 0.5))
+        p.start()
+        p.join(30)
+        codes.append(p.exitcode)
+    assert codes == [1, 1]
+
+
+def test_describe_call():
+    assert describe_call(workers.exit_with, (3,), {"x": [1]}) == "exit_with(3, x=[1])"
+    assert describe_call(len, ("a" * 100,)).endswith("...)")
+
+
+def test_call_with_timeout():
+    assert call_with_timeout(sum, [1, 2]) == 3
+    with pytest.raises(ZeroDivisionError):
+        call_with_timeout(lambda: 1 / 0)
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match="did not return within 0.2 s"):
+        call_with_timeout(time.sleep, 5, timeout=0.2)
+    assert time.monotonic() - start < 2
+
+
+def _fork_and_exit_in_parent(code):
+    pid = os.fork()
+    if pid != 0:
+        os._exit(code)
+    os.waitpid(pid, 0)  # the child runs on: ChildProcessError
+
+
+def _fork_and_let_child_run_on(code):
+    pid = os.fork()
+    if pid == 0:
+        raise SystemExit(code)  # the child runs on into the caller's code
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _sleep_in_grandchild(seconds):
+    if os.fork() == 0:
+        time.sleep(seconds)
+        os._exit(0)
+    time.sleep(seconds)
+
+
+def _raise_value_error():
+    raise ValueError("bad")
+
+
+@POSIX
+class TestCallInFork:
+    def test_returns_result_computed_in_a_copy(self):
+        assert call_in_fork(os.getpid) != os.getpid()
+        assert call_in_fork(divmod, 7, 2) == (3, 1)
+
+    def test_reraises_the_exception(self):
+        with pytest.raises(ValueError, match="bad"):
+            call_in_fork(_raise_value_error)
+
+    def test_copy_that_exits_is_reported(self):
+        with pytest.raises(AssertionError, match=r"ended the process that called it \(exit code 5\)"):
+            call_in_fork(_fork_and_exit_in_parent, 5)
+
+    def test_child_running_on_is_caught(self):
+        # The answer's child ran on into our code: it must not report, and exits 70.
+        assert call_in_fork(_fork_and_let_child_run_on, 3) == 70
+
+    def test_system_exit_is_reported(self):
+        with pytest.raises(AssertionError, match="SystemExit"):
+            call_in_fork(sys.exit, 2)
+
+    def test_hang_is_bounded_and_killed(self):
+        before = {p.pid for p in psutil.Process().children(recursive=True)}
+        start = time.monotonic()
+        with pytest.raises(AssertionError, match="did not return within 0.5 s"):
+            call_in_fork(_sleep_in_grandchild, 30, timeout=0.5)
+        assert time.monotonic() - start < 5
+        # The copy was killed and reaped, and so was the grandchild it forked.
+        left = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        assert not left
+
+
+def test_patched_and_removed_restore():
+    class Target:
+        a = 1
+
+    with patched(Target, a=2, b=3):
+        assert (Target.a, Target.b) == (2, 3)
+    assert Target.a == 1 and not hasattr(Target, "b")
+    with pytest.raises(RuntimeError):
+        with removed(Target, "a", "missing"):
+            assert not hasattr(Target, "a")
+            raise RuntimeError
+    assert Target.a == 1
+
+
+@pytest.mark.skipif(not can_pin(), reason="needs Linux and 2 or more usable CPUs to pin")
+def test_pinned_to_one_cpu_restores():
+    before = os.sched_getaffinity(0)
+    with pinned_to_one_cpu() as cpu:
+        assert os.sched_getaffinity(0) == {cpu}
+    assert os.sched_getaffinity(0) == before
+
+
+def test_stop_children():
+    p = multiprocessing.Process(target=workers.sleep_then_exit, args=(30, 0), name="lingering")
+    p.start()
+    assert stop_children() == ["lingering"]
+    assert not p.is_alive()
+    assert stop_children() == []
+
+
+def test_captured_fd_catches_a_child_traceback():
+    spawn = multiprocessing.get_context("spawn")
+    p = spawn.Process(target=workers.exit_with, args=("a message, not a code",))
+    with captured_fd(2) as caught:
+        p.start()
+        p.join(30)
+    assert p.exitcode == 1
+    assert caught.last_line() == "a message, not a code"
