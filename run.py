@@ -72,6 +72,10 @@ def main(argv: list[str]) -> int:
     # nbgrader runs `alembic` by name when it creates a gradebook: put .venv's tools first.
     os.environ["PATH"] = os.pathsep.join([str(venv_bin("python").parent), os.environ.get("PATH", "")])
     if command == "lab":
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:
+            # JupyterLab refuses to start as root unless told to; containers often run as root.
+            print("Running as root: starting JupyterLab with --allow-root.", flush=True)
+            rest = ["--allow-root", *rest]
         return subprocess.call([python, "-m", "jupyter", "lab", *rest], cwd=ROOT)
     if command == "test":
         # -n auto: one pytest worker per usable CPU. pytest exits 5 when no test ran,
