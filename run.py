@@ -78,8 +78,8 @@ def main(argv: list[str]) -> int:
             rest = ["--allow-root", *rest]
         return subprocess.call([python, "-m", "jupyter", "lab", *rest], cwd=ROOT)
     if command == "test":
-        # -n auto: one pytest worker per usable CPU. pytest exits 5 when no test ran,
-        # which fails this command (and CI) like any other non-zero status.
+        # -n auto: parallel workers (tests/conftest.py says how many). pytest exits 5 when
+        # no test ran, which fails this command (and CI) like any other non-zero status.
         return subprocess.call([python, "-m", "pytest", "-n", "auto", *rest], cwd=ROOT)
     for assignment in assignments():
         status = subprocess.call([python, "-m", "nbgrader", "generate_assignment", assignment, "--force", *rest],
