@@ -49,8 +49,9 @@ def meet_at_barrier(barrier: threading.Barrier, timeout: float) -> None:
     these processes exits with 0 only if every one of them was started before any was
     joined. Running them one after another breaks the barrier instead: the first waits
     ``timeout`` seconds alone, and each later one finds the barrier already broken.
-    ``barrier`` is a ``multiprocessing.Barrier`` (typed as its threading twin, which has
-    the same interface).
+    ``barrier`` is a ``multiprocessing.Barrier`` or a manager's ``Barrier`` proxy (typed
+    as their threading twin, which has the same interface); the proxy also works when the
+    process was started with another start method than the default.
     """
     try:
         barrier.wait(timeout)
