@@ -331,7 +331,8 @@ def load_answer(path: Path) -> Answer:
     text = path.read_text()
     exercise, assignment = path.parent.name, path.parent.parent.name
     # The first comment says what the answer does (after a %%writefile line, which must come first).
-    description = next((line.strip()[2:] for line in text.splitlines() if line.strip().startswith("# ")), "")
+    description = next((line.strip()[2:] for line in text.splitlines()
+                        if line.strip().startswith("# ") and not CELL_MARKER.match(line)), "")
     parts = CELL_MARKER.split(text)
     if len(parts) == 1:
         cells = {exercise: text.strip("\n")}

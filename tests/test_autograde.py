@@ -26,8 +26,11 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
              if support.stderr_of(cell)}
     assert noisy == {}, "test cells of the reference answers wrote to stderr (nbgrader scores that 0)"
 
+    # Only the test cells are graded automatically; a manually graded answer scores 0 until
+    # an instructor grades it.
+    autograded = {cell.metadata.nbgrader["grade_id"] for cell in support.test_cells(graded)}
     reference = course.scores(assignment, "reference")
-    lost = {cell: score for cell, score in reference.items() if score[0] != score[1]}
+    lost = {cell: score for cell, score in reference.items() if cell in autograded and score[0] != score[1]}
     assert lost == {}, f"the reference answers lost points: {lost}"
 
     blank = course.scores(assignment, "blank")
@@ -35,5 +38,6 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
         earned = sum(blank[test][0] for test in tests)
         assert earned == 0, f"the untouched release notebook earned {earned} points on {exercise}; expected 0"
     print(f"{assignment} on Python {python_minor} with {start_method}: ran in {seconds:.1f} s; "
-          f"reference {sum(s for s, _ in reference.values()):g}/{sum(m for _, m in reference.values()):g}, "
+          f"reference {sum(reference[c][0] for c in autograded):g}/{sum(reference[c][1] for c in autograded):g} "
+          "on the autograded cells, "
           f"blank {sum(s for s, _ in blank.values()):g}")

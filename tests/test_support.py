@@ -1,0 +1,103 @@
+"""The test machinery itself, on small synthetic notebooks: the shapes that later notebooks
+bring (two-cell exercises, a manually graded answer) are handled without new test code."""
+
+from __future__ import annotations
+
+import nbformat.v4 as v4
+import pytest
+
+import support
+
+
+def cell(kind: str, source: str, **nbgrader):
+    made = v4.new_code_cell(source) if kind == "code" else v4.new_markdown_cell(source)
+    if nbgrader:
+        made.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False, "grade": False, **nbgrader}
+    return made
+
+
+@pytest.fixture
+def notebook():
+    """Like 02 and 07: a module cell and a function cell sharing tests, and a manual answer."""
+    return v4.new_notebook(cells=[
+        cell("code", "%%writefile tally.py\n### BEGIN SOLUTION\n### END SOLUTION", grade_id="add_many", solution=True),
+        cell("code", "def parallel_count():\n    ### BEGIN SOLUTION\n    ### END SOLUTION",
+             grade_id="parallel_count", solution=True),
+        cell("code", "assert True, 'expected'", grade_id="test_parallel_count", grade=True, locked=True, points=3),
+        cell("code", "assert True, 'expected'", grade_id="test_parallel_count_lock", grade=True, locked=True, points=1),
+        cell("code", "def amdahl_speedup():\n    ### BEGIN SOLUTION\n    ### END SOLUTION",
+             grade_id="amdahl_speedup", solution=True),
+        cell("code", "assert True, 'expected'", grade_id="test_amdahl_speedup", grade=True, locked=True, points=2),
+        cell("markdown", "YOUR ANSWER HERE", grade_id="explain_gil", solution=True, grade=True, points=3),
+    ])
+
+
+def test_exercises_are_answer_cells_with_tests(notebook):
+    assert support.exercises(notebook) == {
+        "parallel_count": ["test_parallel_count", "test_parallel_count_lock"],
+        "amdahl_speedup": ["test_amdahl_speedup"],
+    }
+    assert [c.metadata.nbgrader["grade_id"] for c in support.test_cells(notebook)] == [
+        "test_parallel_count", "test_parallel_count_lock", "test_amdahl_speedup"]
+
+
+def test_answer_filling_two_cells(tmp_path, notebook):
+    folder = tmp_path / "02_communication" / "parallel_count"
+    folder.mkdir(parents=True)
+    path = folder / "wrong_no_lock.py"
+    path.write_text(
+        "# %% cell: add_many\n%%writefile tally.py\n# Adds without the lock.\ndef add_many(c, l, t): ...\n"
+        "# %% cell: parallel_count\ndef parallel_count():\n    return 0\n"
+    )
+    answer = support.load_answer(path)
+    assert (answer.assignment, answer.exercise, answer.right) == ("02_communication", "parallel_count", False)
+    assert answer.description == "Adds without the lock."
+    assert answer.cells["add_many"].startswith("%%writefile tally.py\n")
+    filled = support.with_answers(notebook, [answer])
+    assert filled.cells[1].source == "def parallel_count():\n    return 0"
+    assert notebook.cells[1].source.startswith("def parallel_count():\n    ### BEGIN")  # the original is untouched
+
+
+def test_answer_naming_a_missing_cell_is_an_error(tmp_path, notebook):
+    path = tmp_path / "a" / "amdahl_speedup" / "right_x.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("# %% cell: no_such_cell\n# Right.\nx = 1\n")
+    with pytest.raises(ValueError, match="no answer cell 'no_such_cell'"):
+        support.with_answers(notebook, [support.load_answer(path)])
+
+
+def test_answer_file_names_say_right_or_wrong(tmp_path):
+    path = tmp_path / "a" / "ex" / "maybe_x.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("# Unsure.\n")
+    with pytest.raises(ValueError, match="right_<name>.py or wrong_<name>.py"):
+        support.load_answer(path)
+
+
+def test_submissions_take_the_kth_answer_of_each_exercise(tmp_path, monkeypatch):
+    monkeypatch.setattr(support, "ANSWERS", tmp_path)
+    for exercise, names in {"a": ["wrong_1", "wrong_2", "right_1"], "b": ["wrong_1"]}.items():
+        (tmp_path / "x" / exercise).mkdir(parents=True)
+        for name in names:
+            (tmp_path / "x" / exercise / f"{name}.py").write_text(f"# {exercise} {name}\n")
+    grouped = {name: sorted(a.label for a in answers) for name, answers in support.submissions("x").items()}
+    assert grouped == {"wrong-1": ["a/wrong_1", "b/wrong_1"], "wrong-2": ["a/wrong_2"], "right-1": ["a/right_1"]}
+
+
+def test_execution_seconds_spans_first_start_to_last_reply():
+    nb = v4.new_notebook(cells=[v4.new_code_cell("1"), v4.new_code_cell("2")])
+    nb.cells[0].metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00.000Z",
+                                         "shell.execute_reply": "2026-01-01T00:00:01.000Z"}
+    nb.cells[1].metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:01.500Z",
+                                         "shell.execute_reply": "2026-01-01T00:00:04.250Z"}
+    assert support.execution_seconds(nb) == 4.25
+    with pytest.raises(AssertionError, match="no timing metadata"):
+        support.execution_seconds(v4.new_notebook(cells=[v4.new_code_cell("1")]))
+
+
+def test_assert_messages_must_say_what_was_expected():
+    assert support.assert_messages("assert x == 1") == ["line 1: assert without a message"]
+    assert support.assert_messages("assert x == 1, 'bad'") == ["line 1: the message does not say what was expected"]
+    assert support.assert_messages("assert x == 1, f'got {x}; expected 1'") == []
+    assert support.assert_messages("raise AssertionError()") == ["line 1: AssertionError without a message"]
+    assert support.assert_messages("raise AssertionError(f'{x}; expected 2')") == []
