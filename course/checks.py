@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "call_in_fork",
@@ -37,7 +37,7 @@ __all__ = [
 _STRAY_EXIT = 70
 
 
-def describe_call(func: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> str:
+def describe_call(func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> str:
     """Return ``func(arg, ..., key=value)`` as a student would write the call, shortened."""
 
     def short(value: Any) -> str:
@@ -124,7 +124,7 @@ def call_in_fork(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0,
     return value
 
 
-def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> NoReturn:
     """In the forked copy: run the call, pickle its outcome into ``write_fd``, and exit."""
     me = os.getpid()
     os.setpgid(0, 0)  # a group of its own, so that everything it starts can be killed at once
@@ -149,7 +149,7 @@ def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple, kwar
 
 def _read_until(fd: int, deadline: float) -> bytes | None:
     """Read ``fd`` to its end; ``None`` if the deadline passes first."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
