@@ -71,3 +71,14 @@ def test_release_gives_nothing_away(assignment):
         assert not leaked, f"release/{assignment}, cell {grade_id}, shows lines it should hide: {leaked}"
     extra = [p.name for p in (support.RELEASE / assignment).iterdir() if p.suffix != ".ipynb"]
     assert not extra, f"release/{assignment} ships files besides the notebook: {extra}"
+
+
+def test_generated_modules_never_reach_release(tmp_path):
+    """Running a source notebook writes its modules (countdown.py holds an answer) beside it;
+    generate_assignment must still ship the notebook alone."""
+    assignment = support.assignments()[0]
+    course = support.Course.create(tmp_path / "course", assignment)
+    (course.path / "source" / assignment / "countdown.py").write_text("ANSWER = 'the key'\n")
+    course.nbgrader("generate_assignment", assignment, "--force")
+    shipped = sorted(p.name for p in (course.path / "release" / assignment).iterdir())
+    assert shipped == [f"{assignment}.ipynb"], f"release/{assignment} ships {shipped}; expected the notebook alone"
