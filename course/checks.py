@@ -109,6 +109,10 @@ def call_in_fork(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0,
     if data is None:
         _kill_group(pid)
         raise AssertionError(f"{call} did not return within {timeout:g} s; expected it to finish promptly")
+    # The copy has closed its end of the pipe: end whatever the answer left running in its
+    # group, before reaping the copy (until then its pid, the group's id, cannot be reused).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
     status = _wait_for(pid, timeout=5.0)
     if not data:
         code = os.waitstatus_to_exitcode(status) if status is not None else None

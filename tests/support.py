@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import venv
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,8 +48,8 @@ def default_start_method() -> str:
 # time budget: by default the one graders get. COURSE_ANSWERS_METHODS=fork,spawn,forkserver
 # runs it under more.
 ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_method()).split(","))
-# Generous: a source notebook must run in 20 s on a 2-CPU machine, and while the suite runs
-# two notebooks share those 2 CPUs.
+# A source notebook must run top to bottom in 20 s on a 2-CPU machine, even while the suite
+# runs several notebooks at once on those CPUs.
 NOTEBOOK_SECONDS = 20.0
 
 
