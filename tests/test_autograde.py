@@ -3,7 +3,8 @@ in time, autograding it as a submission gives full marks, and the untouched rele
 
 from __future__ import annotations
 
-import pytest
+import os
+from unittest import mock
 
 import support
 
@@ -17,6 +18,8 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
 
     # The source notebook, run top to bottom by the grader: no errors, in time.
     graded = course.autograded(assignment, "reference")
+    version = graded.metadata.language_info.version
+    assert version.startswith(f"{python_minor}."), f"the kernel ran Python {version}; expected {python_minor}"
     assert support.error_outputs(graded.cells) == [], "the source notebook raised errors when run top to bottom"
     seconds = support.execution_seconds(graded)
     assert seconds <= support.NOTEBOOK_SECONDS, (
@@ -41,3 +44,16 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
           f"reference {sum(reference[c][0] for c in autograded):g}/{sum(reference[c][1] for c in autograded):g} "
           "on the autograded cells, "
           f"blank {sum(s for s, _ in blank.values()):g}")
+
+
+def test_kernels_run_the_python_and_start_method_they_claim(python_minor, start_method, kernel_factory, tmp_path):
+    """The matrix above is only as good as its kernels: check what one reports about itself."""
+    import nbformat.v4 as v4
+    from nbclient import NotebookClient
+
+    kernel = kernel_factory(python_minor, start_method)
+    probe = "import multiprocessing, sys\nprint(multiprocessing.get_start_method(), '%d.%d' % sys.version_info[:2])"
+    nb = v4.new_notebook(cells=[v4.new_code_cell(probe)])
+    with mock.patch.dict(os.environ, kernel.env(), clear=True):
+        NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert nb.cells[0].outputs[0].text.split() == [start_method, python_minor]
