@@ -48,9 +48,10 @@ def default_start_method() -> str:
     return "spawn"
 
 
-# The answer corpus runs under one start method, since the full matrix does not fit the
-# time budget: by default the one graders get. COURSE_ANSWERS_METHODS=fork,spawn,forkserver
-# runs it under more.
+# The answer corpus runs on one Python under one start method, since the full matrix does
+# not fit the time budget: this Python, and the start method graders get by default.
+# COURSE_ANSWERS_PYTHONS=3.11,3.12,3.13 and COURSE_ANSWERS_METHODS=fork,spawn,forkserver widen it.
+ANSWERS_PYTHONS = tuple(os.environ.get("COURSE_ANSWERS_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}").split(","))
 ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_method()).split(","))
 # A source notebook must run top to bottom in 20 s on a 2-CPU machine, even while the suite
 # runs several notebooks at once on those CPUs.

@@ -2,22 +2,16 @@
 right answer written differently from the key gets full marks.
 
 Each submission holds one answer per exercise (see support.submissions), graded by plain
-`nbgrader autograde` on this Python under the platform's default start method (see
-PYTHONS and support.ANSWERS_METHODS to widen that); the full Python × start-method matrix is run for the
-reference and blank notebooks (test_autograde.py).
+`nbgrader autograde` on the Pythons and start methods in support.ANSWERS_PYTHONS and
+support.ANSWERS_METHODS; the full Python × start-method matrix is run for the reference
+and blank notebooks (test_autograde.py).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 import support
-
-# The corpus runs on this Python unless COURSE_ANSWERS_PYTHONS=3.11,3.12,3.13 asks for more.
-PYTHONS = os.environ.get("COURSE_ANSWERS_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}").split(",")
 
 
 def corpus() -> list:
@@ -25,7 +19,7 @@ def corpus() -> list:
         pytest.param(assignment, name, python, method, id=f"{assignment}-{name}-{python}-{method}")
         for assignment in support.assignments()
         for name in support.submissions(assignment)
-        for python in PYTHONS
+        for python in support.ANSWERS_PYTHONS
         for method in support.ANSWERS_METHODS
     ]
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from unittest import mock
 
+import nbformat.v4 as v4
+from nbclient import NotebookClient
+
 import support
 
 
@@ -48,9 +51,6 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
 
 def test_kernels_run_the_python_and_start_method_they_claim(python_minor, start_method, kernel_factory, tmp_path):
     """The matrix above is only as good as its kernels: check what one reports about itself."""
-    import nbformat.v4 as v4
-    from nbclient import NotebookClient
-
     kernel = kernel_factory(python_minor, start_method)
     probe = "import multiprocessing, sys\nprint(multiprocessing.get_start_method(), '%d.%d' % sys.version_info[:2])"
     nb = v4.new_notebook(cells=[v4.new_code_cell(probe)])
