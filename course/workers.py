@@ -5,24 +5,39 @@ in a notebook: it imports its target by module and name. Every target the course
 another process therefore lives here, in an importable module, and works the same under
 ``fork``, ``spawn`` and ``forkserver``.
 
-The workers report through exit codes and standard output only, because 01 comes before
-queues and pipes; none of them writes to standard error on success, since nbgrader gives 0
-to a test cell that writes to it.
+The workers of 01 report through exit codes and standard output only, because 01 comes
+before queues and pipes; later ones return results or use the queue, pipe or shared memory
+they are given. None writes to standard error on success, since nbgrader gives 0 to a test
+cell that writes to it. The sections follow the notebooks that introduce them.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only for the annotations: importing these costs nothing at run time
+    from multiprocessing.connection import Connection
+    from multiprocessing.queues import Queue
 
 __all__ = [
+    "count_primes",
     "exit_with",
     "greet",
     "meet_at_barrier",
+    "put_square",
     "sleep_then_exit",
+    "slow_identity",
+    "square",
+    "square_slice",
+    "upper_echo",
 ]
+
+# --- 01_processes -------------------------------------------------------------------------
 
 
 def exit_with(code: int) -> None:
@@ -57,3 +72,64 @@ def meet_at_barrier(barrier: threading.Barrier, timeout: float) -> None:
         barrier.wait(timeout)
     except threading.BrokenBarrierError:
         sys.exit(1)
+
+
+# --- 02_communication ---------------------------------------------------------------------
+
+
+def put_square(queue: Queue[tuple[int, int]], index: int, number: int) -> None:
+    """Put ``(index, number * number)`` on ``queue``.
+
+    The index travels with the result because processes finish in any order: the parent
+    uses it to put the squares back in input order.
+    """
+    queue.put((index, number * number))
+
+
+def upper_echo(conn: Connection) -> None:
+    """Answer each message received on ``conn`` with it upper-cased, until ``None`` arrives.
+
+    Also stops, without a traceback, on ``EOFError``: when every copy of the other end is
+    closed. (Under ``fork`` the child holds a copy of the parent's end too, so there only
+    the ``None`` stops it.)
+    """
+    try:
+        while (message := conn.recv()) is not None:
+            conn.send(message.upper())
+    except EOFError:
+        pass
+    finally:
+        conn.close()
+
+
+def square_slice(array: Any, start: int, stop: int) -> None:
+    """Set ``array[i] = i * i`` for every ``i`` in ``range(start, stop)``.
+
+    ``array`` is a ``multiprocessing.Array``; each process writes only its own slice, so
+    the slices need no lock.
+    """
+    for i in range(start, stop):
+        array[i] = i * i
+
+
+# --- 03_process_pools ---------------------------------------------------------------------
+
+
+def square(x: int) -> int:
+    """Return ``x * x``."""
+    return x * x
+
+
+def slow_identity(seconds: float) -> float:
+    """Sleep for ``seconds``, then return ``seconds``."""
+    time.sleep(seconds)
+    return seconds
+
+
+def count_primes(limit: int) -> int:
+    """The number of primes below ``limit``, by trial division: deliberately CPU-bound."""
+    count = 0
+    for n in range(2, limit):
+        if all(n % d for d in range(2, math.isqrt(n) + 1)):
+            count += 1
+    return count

@@ -58,6 +58,44 @@ def test_workers_under_every_start_method(method):
 
 
 @pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_communication_workers_under_every_start_method(method):
+    """put_square, upper_echo and square_slice do their job in a child of every start method."""
+    context = multiprocessing.get_context(method)
+    queue = context.Queue()
+    big = 10**100_000  # its square pickles to about 80 kB: more than a pipe's buffer
+    p = context.Process(target=workers.put_square, args=(queue, 7, big))
+    p.start()
+    index, value = queue.get(timeout=30)  # drain before joining, or the child cannot exit
+    p.join(30)
+    assert (index, value == big * big, p.exitcode) == (7, True, 0)
+
+    here, there = context.Pipe()
+    p = context.Process(target=workers.upper_echo, args=(there,))
+    p.start()
+    replies = []
+    for message in ("a", "bc"):
+        here.send(message)
+        replies.append(here.recv())
+    here.send(None)
+    p.join(30)
+    assert (replies, p.exitcode) == (["A", "BC"], 0)
+
+    array = context.Array("i", 10)
+    p = context.Process(target=workers.square_slice, args=(array, 3, 7))
+    p.start()
+    p.join(30)
+    assert list(array) == [0, 0, 0, 9, 16, 25, 36, 0, 0, 0]
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_pool_workers_under_every_start_method(method):
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        assert pool.map(workers.square, [0, 3, -4]) == [0, 9, 16]
+        assert pool.apply(workers.slow_identity, (0.01,)) == 0.01
+        assert pool.map(workers.count_primes, [0, 2, 3, 10, 100]) == [0, 0, 1, 4, 25]
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
 def test_meet_at_barrier_tells_together_from_one_by_one(method):
     context = multiprocessing.get_context(method)
     barrier = context.Barrier(2)
