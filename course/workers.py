@@ -13,6 +13,7 @@ cell that writes to it. The sections follow the notebooks that introduce them.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import sys
@@ -26,12 +27,14 @@ if TYPE_CHECKING:  # only for the annotations: importing these costs nothing at 
 
 __all__ = [
     "count_primes",
+    "explorer_task",
     "exit_with",
     "greet",
     "meet_at_barrier",
     "put_square",
     "sleep_then_exit",
     "slow_identity",
+    "spin",
     "square",
     "square_slice",
     "upper_echo",
@@ -133,3 +136,36 @@ def count_primes(limit: int) -> int:
         if all(n % d for d in range(2, math.isqrt(n) + 1)):
             count += 1
     return count
+
+
+# --- the worker-count explorer (course.explorer) ------------------------------------------
+
+
+def spin(iterations: int) -> int:
+    """Busy the CPU in pure Python for ``iterations`` loop turns; holds the GIL throughout."""
+    total = 0
+    for i in range(iterations):
+        total += i * i
+    return total
+
+
+def explorer_task(workload: str, size: float) -> tuple[int, int, float, float]:
+    """Run one task of the worker-count explorer; return who ran it and when.
+
+    ``workload`` is ``"cpu"`` (``spin(size)``: pure Python, holds the GIL), ``"io"``
+    (``time.sleep(size)``: waits without the CPU or the GIL) or ``"hashlib"`` (SHA-256 of
+    ``size`` zero bytes: C code that releases the GIL while it hashes). Returns
+    ``(pid, thread id, start, end)``, with ``start`` and ``end`` on ``time.perf_counter``'s
+    clock, which is system-wide on Linux, macOS and Windows, so the parent can compare
+    them across processes.
+    """
+    start = time.perf_counter()
+    if workload == "cpu":
+        spin(int(size))
+    elif workload == "io":
+        time.sleep(size)
+    elif workload == "hashlib":
+        hashlib.sha256(bytes(int(size))).digest()
+    else:
+        raise ValueError(f"unknown workload {workload!r}: use 'cpu', 'io' or 'hashlib'")
+    return os.getpid(), threading.get_ident(), start, time.perf_counter()

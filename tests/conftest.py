@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 import support
+from course.cpus import usable_cpu_count
 
 PYTHONS = support.find_pythons()
 
@@ -16,13 +16,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: two workers per usable CPU. The tests mostly wait (for kernels, child
     processes and sleeps): with one worker per CPU they kept the CPUs 35% busy, and two
     per CPU halved the suite's wall time on a 2-CPU machine."""
-    if hasattr(os, "process_cpu_count"):
-        cpus = os.process_cpu_count()
-    elif hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:
-        cpus = os.cpu_count()
-    return 2 * (cpus or 1)
+    return 2 * usable_cpu_count()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
