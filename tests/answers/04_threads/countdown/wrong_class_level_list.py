@@ -1,0 +1,16 @@
+# Puts numbers in the class body: one list shared by every Countdown.
+import threading
+
+
+class Countdown(threading.Thread):
+    """A thread that appends n, n-1, ..., 1 to its list self.numbers."""
+
+    numbers = []
+
+    def __init__(self, n: int, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.n = n
+
+    def run(self) -> None:
+        for number in range(self.n, 0, -1):
+            self.numbers.append(number)

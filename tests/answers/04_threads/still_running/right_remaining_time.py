@@ -1,0 +1,17 @@
+# Joins each thread for the time left, measured from the start of the waiting.
+import threading
+import time
+
+
+def still_running(durations, timeout):
+    """Sleep in one daemon thread per duration; after at most `timeout` s in all, say which threads are still alive."""
+    threads = [threading.Thread(target=time.sleep, args=(d,), daemon=True) for d in durations]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    for thread in threads:
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            break
+        thread.join(left)
+    return [thread.is_alive() for thread in threads]
