@@ -9,7 +9,9 @@ copy of the kernel, and describe the call in every failure message.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
 import select
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 __all__ = [
+    "PoolSpy",
     "call_in_fork",
     "can_pin",
     "call_with_timeout",
@@ -255,3 +258,64 @@ def stop_children(timeout: float = 5.0) -> list[str]:
             child.kill()
             child.join(timeout)
     return [child.name for child in alive]
+
+
+class PoolSpy:
+    """Inside ``with PoolSpy() as spy:``, record every ``multiprocessing`` pool made and every
+    call made on one, so a test can check how an answer used its pool, not only what it
+    returned.
+
+    ``spy.pools`` holds the pools made, in order; ``spy.sizes()`` gives each one's kind and
+    number of workers. ``spy.calls`` holds ``(method, pool, arguments)`` for each call of a
+    method in ``WATCHED``, in call order, and ``("wait", result, arguments)`` each time
+    something waits for an ``AsyncResult`` (``get()`` does). When the block ends, every pool
+    it saw is terminated, so that an answer's pool cannot keep running.
+    """
+
+    WATCHED = (
+        "apply", "apply_async", "map", "map_async", "imap", "imap_unordered",
+        "starmap", "starmap_async", "close", "join", "terminate",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.pools: list[multiprocessing.pool.Pool] = []
+        self.calls: list[tuple[str, Any, dict[str, Any]]] = []
+        self._saved: list[tuple[type, str, Callable[..., Any]]] = []
+
+    def __enter__(self) -> PoolSpy:
+        pool, result = multiprocessing.pool.Pool, multiprocessing.pool.ApplyResult
+        # ThreadPool inherits these methods from Pool, so it is watched too.
+        self._saved = [(pool, name, vars(pool)[name]) for name in ("__init__", *self.WATCHED)]
+        self._saved.append((result, "wait", vars(result)["wait"]))
+        for owner, name, method in self._saved:
+            setattr(owner, name, self._watch(name, method))
+        return self
+
+    def _watch(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(method)
+
+        def watched(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if name == "__init__":
+                method(obj, *args, **kwargs)
+                self.pools.append(obj)
+                return None
+            arguments = signature.bind(obj, *args, **kwargs)
+            arguments.apply_defaults()
+            self.calls.append((name, obj, dict(arguments.arguments)))
+            return method(obj, *args, **kwargs)
+
+        return watched
+
+    def __exit__(self, *exc_info: object) -> None:
+        for owner, name, method in self._saved:
+            setattr(owner, name, method)
+        for pool in self.pools:
+            pool.terminate()
+
+    def named(self, *names: str) -> list[tuple[str, Any, dict[str, Any]]]:
+        """The recorded calls of these methods, in order."""
+        return [call for call in self.calls if call[0] in names]
+
+    def sizes(self) -> list[tuple[str, int]]:
+        """Each pool's kind and number of workers, e.g. ``[("Pool", 2)]``."""
+        return [(type(pool).__name__, pool._processes) for pool in self.pools]  # type: ignore[attr-defined]

@@ -26,18 +26,24 @@ if TYPE_CHECKING:  # only for the annotations: importing these costs nothing at 
     from multiprocessing.queues import Queue
 
 __all__ = [
+    "add_to_num",
     "count_primes",
     "explorer_task",
     "exit_with",
     "greet",
+    "increment",
     "meet_at_barrier",
     "put_square",
+    "send_all",
+    "set_pi_and_negate",
     "sleep_then_exit",
     "slow_identity",
     "spin",
     "square",
     "square_slice",
+    "tag_with_pid",
     "upper_echo",
+    "write_slowly",
 ]
 
 # --- 01_processes -------------------------------------------------------------------------
@@ -115,6 +121,75 @@ def square_slice(array: Any, start: int, stop: int) -> None:
         array[i] = i * i
 
 
+# A module global for 02's first demo: every process has a copy of its own.
+num = 100
+
+
+def add_to_num(amount: int) -> None:
+    """Add ``amount`` to this module's global ``num`` and print the value this process sees.
+
+    Run in a child, it changes the child's copy only: the parent's ``num`` stays as it was.
+    """
+    global num
+    num += amount
+    # One write per line, so that lines from several children do not interleave.
+    print(f"child (pid {os.getpid()}): num = {num}\n", end="", flush=True)
+
+
+def write_slowly(path: str, text: str, delay: float, lock: Any = None) -> None:
+    """Append ``text`` to the file at ``path`` one character at a time, ``delay`` s apart.
+
+    Several of these processes writing to one file at once interleave their characters.
+    Given a ``lock`` (a ``multiprocessing.Lock``), each holds it while writing its whole
+    text, so the texts come out whole, one after another.
+    """
+    if lock is not None:
+        lock.acquire()
+    try:
+        with open(path, "a") as file:
+            for char in text:
+                file.write(char)
+                file.flush()  # each character reaches the file at once
+                time.sleep(delay)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def increment(counter: Any, times: int, locked: bool = False) -> None:
+    """Add 1 to ``counter.value`` ``times`` times; ``counter`` is a ``multiprocessing.Value``.
+
+    Unlocked, ``counter.value += 1`` reads the value, then writes it back plus one, and
+    another process can write in between: its update is lost. Locked, the read and the
+    write happen together, inside ``with counter.get_lock():``.
+    """
+    if locked:
+        for _ in range(times):
+            with counter.get_lock():
+                counter.value += 1
+    else:
+        for _ in range(times):
+            counter.value += 1
+
+
+def set_pi_and_negate(number: Any, array: Any) -> None:
+    """Set ``number.value`` to 3.1415927 and negate every item of ``array`` in place.
+
+    ``number`` is a ``multiprocessing.Value`` and ``array`` a ``multiprocessing.Array``:
+    shared memory, so the process that made them sees the changes.
+    """
+    number.value = 3.1415927
+    for i in range(len(array)):
+        array[i] = -array[i]
+
+
+def send_all(conn: Connection, items: list[Any]) -> None:
+    """Send each of ``items`` on ``conn``, then close it."""
+    for item in items:
+        conn.send(item)
+    conn.close()
+
+
 # --- 03_process_pools ---------------------------------------------------------------------
 
 
@@ -136,6 +211,14 @@ def count_primes(limit: int) -> int:
         if all(n % d for d in range(2, math.isqrt(n) + 1)):
             count += 1
     return count
+
+
+def tag_with_pid(x: Any) -> tuple[Any, int]:
+    """Return ``(x, pid)``: ``x`` and the id of the process that ran this call.
+
+    A pool's results then show which worker process handled which task.
+    """
+    return x, os.getpid()
 
 
 # --- the worker-count explorer (course.explorer) ------------------------------------------

@@ -4,6 +4,7 @@ every start method, and checks that bound time and survive answers that misuse f
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.pool
 import os
 import subprocess
 import sys
@@ -228,3 +229,21 @@ def test_captured_fd_catches_a_child_traceback():
         p.join(30)
     assert p.exitcode == 1
     assert caught.last_line() == "a message, not a code"
+
+
+def test_pool_spy_records_pools_and_calls_and_cleans_up():
+    from course.checks import PoolSpy
+
+    originals = {name: vars(multiprocessing.pool.Pool)[name] for name in ("__init__", *PoolSpy.WATCHED)}
+    with PoolSpy() as spy:
+        pool = multiprocessing.pool.ThreadPool(2)
+        result = pool.apply_async(workers.square, (4,))
+        assert result.get(timeout=10) == 16
+        assert pool.map(workers.tag_with_pid, [1])[0] == (1, os.getpid())
+        left_running = multiprocessing.get_context().Pool(1)  # the spy must terminate it
+    assert spy.sizes() == [("ThreadPool", 2), ("Pool", 1)]
+    assert [call[0] for call in spy.calls] == ["apply_async", "wait", "map", "wait"]
+    assert spy.named("apply_async")[0][2]["args"] == (4,)
+    assert {name: vars(multiprocessing.pool.Pool)[name] for name in originals} == originals, "the spy must restore Pool"
+    assert left_running._state != "RUN"
+    pool.terminate()
