@@ -247,3 +247,38 @@ def test_pool_spy_records_pools_and_calls_and_cleans_up():
     assert {name: vars(multiprocessing.pool.Pool)[name] for name in originals} == originals, "the spy must restore Pool"
     assert left_running._state != "RUN"
     pool.terminate()
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_demo_workers_under_every_start_method(method, tmp_path):
+    """The workers that 02's and 03's demonstrations hand to processes."""
+    context = multiprocessing.get_context(method)
+
+    def run(target, *args):
+        p = context.Process(target=target, args=args)
+        p.start()
+        p.join(30)
+        return p.exitcode
+
+    before = workers.num
+    assert run(workers.add_to_num, 10) == 0 and workers.num == before, "a child's global is its own"
+
+    counter = context.Value("i", 0)
+    assert run(workers.increment, counter, 1000, True) == 0 and counter.value == 1000
+
+    number, array = context.Value("d", 0.0), context.Array("i", range(4))
+    assert run(workers.set_pi_and_negate, number, array) == 0
+    assert (round(number.value, 4), list(array)) == (3.1416, [0, -1, -2, -3])
+
+    path = tmp_path / "log.txt"
+    assert run(workers.write_slowly, str(path), "ab\n", 0.0, context.Lock()) == 0 and path.read_text() == "ab\n"
+
+    here, there = context.Pipe()
+    p = context.Process(target=workers.send_all, args=(there, ["x", 1]))
+    p.start()
+    assert [here.recv(), here.recv()] == ["x", 1]
+    p.join(30)
+    assert p.exitcode == 0
+    with context.Pool(1) as pool:
+        value, pid = pool.apply(workers.tag_with_pid, ("t",))
+    assert value == "t" and pid != os.getpid()
