@@ -10,6 +10,10 @@ c = get_config()  # noqa: F821 -- nbgrader provides get_config() when it loads t
 # The assignments in teaching order; each one is source/<id>/<id>.ipynb.
 ASSIGNMENTS = [
     "01_processes",
+    "02_communication",
+    "03_process_pools",
+    "04_threads",
+    "05_locks_and_queues",
 ]
 
 c.CourseDirectory.course_id = "processes-and-threads"

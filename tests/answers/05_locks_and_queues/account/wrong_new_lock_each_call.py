@@ -1,0 +1,22 @@
+# Takes a brand-new lock in every call, which excludes nobody; self.lock is never used.
+import threading
+
+
+class Account:
+    """A bank account whose balance is guarded by its own re-entrant lock."""
+
+    def __init__(self, balance=0):
+        self.balance = balance
+        self.lock = threading.RLock()
+
+    def deposit(self, amount):
+        """Add amount to the balance."""
+        with threading.RLock():
+            self.balance += amount
+
+    def withdraw(self, amount):
+        """Take amount from the balance; raise ValueError, changing nothing, if the balance is short."""
+        with threading.RLock():
+            if amount > self.balance:
+                raise ValueError("insufficient funds")
+            self.balance -= amount

@@ -1,0 +1,24 @@
+# Acquires and releases by hand, but raises ValueError without releasing: the lock stays held.
+import threading
+
+
+class Account:
+    """A bank account whose balance is guarded by its own re-entrant lock."""
+
+    def __init__(self, balance=0):
+        self.balance = balance
+        self.lock = threading.RLock()
+
+    def deposit(self, amount):
+        """Add amount to the balance."""
+        self.lock.acquire()
+        self.balance += amount
+        self.lock.release()
+
+    def withdraw(self, amount):
+        """Take amount from the balance; raise ValueError, changing nothing, if the balance is short."""
+        self.lock.acquire()
+        if amount > self.balance:
+            raise ValueError("insufficient funds")
+        self.balance -= amount
+        self.lock.release()
