@@ -161,7 +161,7 @@ class _Stopped(Exception):
 def worker_counts(most: int) -> list[int]:
     """The worker counts a sweep up to ``most`` measures: every count up to 8, then doublings
     and ``most`` itself, so that a sweep to 64 takes 10 runs rather than 64."""
-    counts = {n for n in range(1, min(most, 8) + 1)}
+    counts = set(range(1, min(most, 8) + 1))
     n = 8
     while n < most:
         counts.add(n)
