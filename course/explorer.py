@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -188,14 +189,9 @@ class WorkerExplorer:
         display(Image(png_bytes(self.figure)))  # type: ignore[no-untyped-call]
 
     def _measure(self) -> None:
-        settings = Settings(
-            self.workload,
-            self.executor,
-            self.workers,
-            self.tasks,
-            self._settings.task_seconds,
-            self._settings.start_method,
-            self._settings.time_limit,
+        # The controls' current values; the rest as given to __init__. replace() validates again.
+        settings = dataclasses.replace(
+            self._settings, workload=self.workload, executor=self.executor, workers=self.workers, tasks=self.tasks
         )
         self.error = None
         self.run_button.disabled, self.stop_button.disabled = True, False

@@ -250,7 +250,7 @@ def _run_batch(
             _warm_up(executor, workers, deadline, stop)
         begin = time.perf_counter()
         futures = [executor.submit(course_workers.explorer_task, settings.workload, size) for _ in range(settings.tasks)]
-        _wait(futures, deadline, stop, settings.time_limit, one_done)
+        _wait(futures, deadline, stop, one_done)
         seconds = time.perf_counter() - begin
     finally:
         # On a stop, the time limit or an interrupt: drop the tasks not yet started; the
@@ -271,7 +271,7 @@ def _warm_up(executor: cf.Executor, workers: int, deadline: float, stop: threadi
     seen: set[tuple[int, int]] = set()
     for _ in range(50):  # 50 rounds of 0.05 s: 2.5 s for the slowest worker to start
         batch = [executor.submit(course_workers.explorer_task, "io", _WARM_UP_SECONDS) for _ in range(workers)]
-        _wait(batch, deadline, stop, None, lambda: None)
+        _wait(batch, deadline, stop, lambda: None)
         seen.update(future.result()[:2] for future in batch)
         if len(seen) >= workers:
             return
@@ -281,7 +281,6 @@ def _wait(
     futures: Sequence[cf.Future[tuple[int, int, float, float]]],
     deadline: float,
     stop: threading.Event,
-    time_limit: float | None,
     one_done: Callable[[], None],
 ) -> None:
     """Wait for every future, polling the stop event and the deadline; re-raise a task's error."""
