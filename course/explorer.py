@@ -19,6 +19,7 @@ _WORKLOAD_LABELS = {
     "cpu": "CPU-bound (pure Python)",
     "io": "IO-bound (sleep)",
     "hashlib": "C code without the GIL (hashlib)",
+    "download": "IO-bound (HTTP downloads)",
 }
 
 
@@ -26,7 +27,7 @@ class WorkerExplorer:
     """Controls to measure a batch of tasks against the number of workers that run it.
 
     Show it as a cell's last expression. Pick an executor (processes or threads), a
-    workload (CPU-bound, IO-bound, or C code that releases the GIL), the number of tasks
+    workload (CPU-bound, IO-bound sleeps or downloads, or C code that releases the GIL), the number of tasks
     and the most workers to try, then press Run: it measures the batch with 1, 2, ... up to
     that many workers and draws wall time, speed-up with the ideal line, and a timeline of
     which worker ran which task when. Run works in the background, so the kernel stays

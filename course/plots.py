@@ -15,7 +15,8 @@ __all__ = ["measurements_figure", "png_bytes"]
 
 def measurements_figure(measurements: Measurements) -> Figure:
     """Three panels: wall time against workers; speed-up against workers with the ideal
-    line; and a timeline of which worker ran which task when, for the most workers.
+    line; and a timeline of which worker ran which task when, for the most workers (for
+    CPU-bound tasks, solid where the task was running and pale where it waited).
 
     Made with ``matplotlib.figure.Figure`` rather than ``pyplot``: pyplot keeps global state
     (the current figure, the backend), and the explorer draws from a background thread.
@@ -49,7 +50,14 @@ def measurements_figure(measurements: Measurements) -> Figure:
     records = measurements.timeline
     colors = [f"C{n % 10}" for n in range(len(records))]
     for record, color in zip(records, colors):
-        timeline_axes.broken_barh([(record.start, record.end - record.start)], (record.worker - 0.4, 0.8), color=color)
+        lane = (record.worker - 0.4, 0.8)
+        if record.running:
+            # A CPU-bound task: its whole span pale, and solid only where it actually ran,
+            # so threads that take turns on one GIL show as alternating stripes.
+            timeline_axes.broken_barh([(record.start, record.end - record.start)], lane, color=color, alpha=0.25)
+            timeline_axes.broken_barh([(a, b - a) for a, b in record.running], lane, color=color)
+        else:
+            timeline_axes.broken_barh([(record.start, record.end - record.start)], lane, color=color)
         if len(records) <= 32:  # numbered, so a task's wait for a free worker can be followed
             middle = (record.start + record.end) / 2
             timeline_axes.text(middle, record.worker, str(record.task), ha="center", va="center", color="white", fontsize="small")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 
 from course import workers as course_workers
 from course.cpus import usable_cpu_count
+from course.net import LocalServer
 from course.timing import Timer
+from course.workers import ExplorerResult
 
 __all__ = [
     "EXECUTORS",
@@ -32,6 +35,7 @@ WORKLOADS = {
     "cpu": "CPU-bound: a pure-Python loop",
     "io": "IO-bound: time.sleep",
     "hashlib": "C code that releases the GIL: hashlib.sha256",
+    "download": "IO-bound: downloads from a local HTTP server",
 }
 
 # How long a warm-up task sleeps: long enough that each worker that is ready takes one
@@ -75,12 +79,18 @@ class Settings:
 @dataclass(frozen=True)
 class TaskRecord:
     """One task of a batch: which worker ran it (0, 1, ... in the order they first started a
-    task), and when it started and ended, in seconds since the batch was submitted."""
+    task), and when it started and ended, in seconds since the batch was submitted.
+
+    ``running`` holds, for CPU-bound tasks, the stretches between ``start`` and ``end`` in
+    which the task was actually running: threads that share one GIL take turns, so theirs
+    alternate. Other workloads are not sampled and leave it empty.
+    """
 
     task: int
     worker: int
     start: float
     end: float
+    running: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,8 +211,14 @@ def sweep(
             progress(done, total)
 
     try:
-        for count in counts:
-            runs.append(_run_batch(settings, method, count, size, deadline, stop, one_done))
+        with contextlib.ExitStack() as stack:
+            urls: list[str] = []
+            if settings.workload == "download":
+                # The sweep's own server, answering each request after one task's time.
+                server = stack.enter_context(LocalServer(delay=settings.task_seconds))
+                urls = server.urls(settings.tasks)
+            for count in counts:
+                runs.append(_run_batch(settings, method, count, size, urls, deadline, stop, one_done))
     except _Stopped as why:
         stopped = str(why)
     return Measurements(settings, usable_cpu_count(), method, tuple(runs), stopped)
@@ -211,8 +227,8 @@ def sweep(
 def _task_size(workload: str, seconds: float) -> float:
     """The task size that takes about ``seconds`` on one CPU of this machine, so that the
     same settings make a sweep of the same length on a slow laptop and a fast server."""
-    if workload == "io":
-        return seconds
+    if workload in ("io", "download"):
+        return seconds  # a sleep's length, or (for download) unused: the server sets the delay
     size = 10_000 if workload == "cpu" else 1 << 20
     while _time_task(workload, size) < 0.01:  # long enough to time; short enough not to matter
         size *= 4
@@ -239,17 +255,21 @@ def _run_batch(
     method: str | None,
     workers: int,
     size: float,
+    urls: Sequence[str],
     deadline: float,
     stop: threading.Event,
     one_done: Callable[[], None],
 ) -> Run:
     executor = _executor(settings, method, workers)
-    futures: list[cf.Future[tuple[int, int, float, float]]] = []
+    futures: list[cf.Future[ExplorerResult]] = []
     try:
         with Timer() as startup:
             _warm_up(executor, workers, deadline, stop)
         begin = time.perf_counter()
-        futures = [executor.submit(course_workers.explorer_task, settings.workload, size) for _ in range(settings.tasks)]
+        futures = [
+            executor.submit(course_workers.explorer_task, settings.workload, size, urls[task] if urls else "")
+            for task in range(settings.tasks)
+        ]
         _wait(futures, deadline, stop, one_done)
         seconds = time.perf_counter() - begin
     finally:
@@ -278,7 +298,7 @@ def _warm_up(executor: cf.Executor, workers: int, deadline: float, stop: threadi
 
 
 def _wait(
-    futures: Sequence[cf.Future[tuple[int, int, float, float]]],
+    futures: Sequence[cf.Future[ExplorerResult]],
     deadline: float,
     stop: threading.Event,
     one_done: Callable[[], None],
@@ -296,16 +316,22 @@ def _wait(
             one_done()
 
 
-def _records(futures: Sequence[cf.Future[tuple[int, int, float, float]]], begin: float) -> tuple[TaskRecord, ...]:
+def _records(futures: Sequence[cf.Future[ExplorerResult]], begin: float) -> tuple[TaskRecord, ...]:
     """Turn (pid, thread id, start, end) into records; number the workers 0, 1, ... in the
     order they first started a task."""
     results = [future.result() for future in futures]
     first_start: dict[tuple[int, int], float] = {}
-    for pid, thread, start, _ in results:
+    for pid, thread, start, *_ in results:
         first_start[pid, thread] = min(start, first_start.get((pid, thread), start))
     number = {who: n for n, who in enumerate(sorted(first_start, key=first_start.__getitem__))}
     return tuple(
-        TaskRecord(task, number[pid, thread], start - begin, end - begin)
-        for task, (pid, thread, start, end) in enumerate(results)
+        TaskRecord(
+            task,
+            number[pid, thread],
+            start - begin,
+            end - begin,
+            tuple((a - begin, b - begin) for a, b in running),
+        )
+        for task, (pid, thread, start, end, running) in enumerate(results)
     )
 

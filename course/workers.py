@@ -232,23 +232,54 @@ def spin(iterations: int) -> int:
     return total
 
 
-def explorer_task(workload: str, size: float) -> tuple[int, int, float, float]:
-    """Run one task of the worker-count explorer; return who ran it and when.
+# A CPU-bound task spins in slices this many loop turns long (some microseconds) and reads
+# the clock between them: a gap between two readings much longer than a slice means the task
+# was not running then (waiting for the GIL, or for a CPU).
+_SLICE_TURNS = 256
+_GAP_SECONDS = 0.0005
+
+ExplorerResult = tuple[int, int, float, float, tuple[tuple[float, float], ...]]
+
+
+def explorer_task(workload: str, size: float, url: str = "") -> ExplorerResult:
+    """Run one task of the worker-count explorer; return who ran it, when, and when it ran.
 
     ``workload`` is ``"cpu"`` (``spin(size)``: pure Python, holds the GIL), ``"io"``
-    (``time.sleep(size)``: waits without the CPU or the GIL) or ``"hashlib"`` (SHA-256 of
-    ``size`` zero bytes: C code that releases the GIL while it hashes). Returns
-    ``(pid, thread id, start, end)``, with ``start`` and ``end`` on ``time.perf_counter``'s
-    clock, which is system-wide on Linux, macOS and Windows, so the parent can compare
-    them across processes.
+    (``time.sleep(size)``: waits without the CPU or the GIL), ``"hashlib"`` (SHA-256 of
+    ``size`` zero bytes: C code that releases the GIL while it hashes) or ``"download"``
+    (``course.net.fetch(url)``: waits on a socket). Returns
+    ``(pid, thread id, start, end, running)``, with times on ``time.perf_counter``'s clock,
+    which is system-wide on Linux, macOS and Windows, so the parent can compare them across
+    processes. ``running`` lists the ``(start, end)`` stretches in which a CPU-bound task
+    was actually running; it is empty for the other workloads, which are not sampled.
     """
     start = time.perf_counter()
+    running: list[tuple[float, float]] = []
     if workload == "cpu":
-        spin(int(size))
+        running = _spin_sampled(int(size), start)
     elif workload == "io":
         time.sleep(size)
     elif workload == "hashlib":
         hashlib.sha256(bytes(int(size))).digest()
+    elif workload == "download":
+        from course.net import fetch  # imported here: only the download workload needs it
+
+        fetch(url)
     else:
-        raise ValueError(f"unknown workload {workload!r}: use 'cpu', 'io' or 'hashlib'")
-    return os.getpid(), threading.get_ident(), start, time.perf_counter()
+        raise ValueError(f"unknown workload {workload!r}: use 'cpu', 'io', 'hashlib' or 'download'")
+    return os.getpid(), threading.get_ident(), start, time.perf_counter(), tuple(running)
+
+
+def _spin_sampled(iterations: int, start: float) -> list[tuple[float, float]]:
+    """``spin(iterations)`` in short slices, returning the stretches in which it ran."""
+    running = []
+    stretch_start = last = start
+    for _ in range(max(iterations // _SLICE_TURNS, 1)):
+        spin(_SLICE_TURNS)
+        now = time.perf_counter()
+        if now - last > _GAP_SECONDS:  # it was off the CPU between last and now
+            running.append((stretch_start, last))
+            stretch_start = now
+        last = now
+    running.append((stretch_start, last))
+    return running

@@ -8,10 +8,12 @@ and benchmarks/explorer_speedup.py measures them side by side.
 from __future__ import annotations
 
 import math
+import re
 import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,10 +94,42 @@ def test_run_in_code_cpu_bound(method):
         measurements.speedup(5)
 
 
-@pytest.mark.parametrize("workload", ["cpu", "io", "hashlib"])
+@pytest.mark.parametrize("workload", ["cpu", "io", "hashlib", "download"])
 def test_threads_every_workload(workload):
     explorer = WorkerExplorer(workload=workload, executor="threads", workers=2, tasks=4, task_seconds=0.02)
     check_measurements(explorer.run(), workers=2, tasks=4)
+
+
+@pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
+def test_downloads_with_processes(method):
+    """The download workload reaches the sweep's own server from child processes too, and
+    the server is gone when the sweep ends."""
+    before = {thread.name for thread in threading.enumerate()}
+    measurements = sweep(Settings("download", "processes", workers=2, tasks=4, task_seconds=0.02, start_method=method))
+    check_measurements(measurements, workers=2, tasks=4)
+    assert {thread.name for thread in threading.enumerate()} <= before, "the sweep's server left a thread behind"
+    assert all(record.running == () for run in measurements.runs for record in run.tasks), "downloads are not sampled"
+
+
+def test_cpu_bound_threads_take_turns():
+    """The timeline's running stretches: inside each task, and (with a GIL) never two
+    threads at once, beyond the sampling's resolution."""
+    explorer = WorkerExplorer(workload="cpu", executor="threads", workers=2, tasks=4, task_seconds=0.05)
+    measurements = explorer.run()
+    records = measurements.timeline
+    for record in records:
+        assert record.running, f"a CPU-bound task has no running stretches: {record}"
+        for a, b in record.running:
+            assert record.start <= a <= b <= record.end, f"a running stretch lies outside its task: {record}"
+    ran = {worker: [s for r in records if r.worker == worker for s in r.running] for worker in (0, 1)}
+    overlap = sum(max(0.0, min(b, d) - max(a, c)) for a, b in ran[0] for c, d in ran[1])
+    total = sum(b - a for stretches in ran.values() for a, b in stretches)
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        # Each switch of the GIL can overlap two stretches by about one sampling slice
+        # (microseconds) against a switch interval of 5 ms: 10% leaves a wide margin.
+        assert overlap < 0.1 * total, f"threads ran at once for {overlap:.3f} s of {total:.3f} s, with a GIL"
+    timeline_axes = explorer.figure.axes[2]
+    assert len(timeline_axes.collections) == 2 * len(records), "each CPU-bound task: its span, and where it ran"
 
 
 def test_stop_button_ends_a_long_run():
@@ -176,3 +210,13 @@ def test_benchmark_runs():
     assert result.returncode == 0, result.stderr
     for method in multiprocessing.get_all_start_methods():
         assert f"processes ({method}) against threads:" in result.stdout, result.stdout
+
+
+def test_threads_and_processes_benchmark_runs():
+    """The benchmark of issue-level claims (downloads on threads, CPU on processes) runs and
+    prints its three ratios; their values are for a person to read on an idle machine."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "threads_and_processes.py"
+    result = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    assert re.search(r"Measured: downloads [\d.]+x, threads [\d.]+x, processes [\d.]+x", result.stdout), result.stdout

@@ -34,7 +34,7 @@ def test_import_has_no_side_effects(tmp_path):
     """From an unrelated folder: imports work, and change no global state."""
     probe = textwrap.dedent("""
         import multiprocessing, sys, threading
-        import course, course.capture, course.checks, course.cpus, course.explorer, course.plots
+        import course, course.capture, course.checks, course.cpus, course.explorer, course.net, course.plots
         import course.sweep, course.timing, course.workers
         assert threading.active_count() == 1, threading.enumerate()
         assert multiprocessing.get_start_method(allow_none=True) is None, "start method was set"
