@@ -14,6 +14,8 @@ ASSIGNMENTS = [
     "03_process_pools",
     "04_threads",
     "05_locks_and_queues",
+    "06_thread_pools",
+    "07_gil",
 ]
 
 c.CourseDirectory.course_id = "processes-and-threads"

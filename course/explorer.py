@@ -187,7 +187,9 @@ class WorkerExplorer:
 
         if self.figure is None:
             raise RuntimeError("nothing measured yet: press Run or call .run() first")
-        display(Image(png_bytes(self.figure)))  # type: ignore[no-untyped-call]
+        # The image widget already holds this figure's PNG: drawing it again costs a CPU
+        # fifth of a second, which a graded notebook's time budget feels.
+        display(Image(bytes(self.image.value) or png_bytes(self.figure)))  # type: ignore[no-untyped-call]
 
     def _measure(self) -> None:
         # The controls' current values; the rest as given to __init__. replace() validates again.
