@@ -282,3 +282,45 @@ def test_demo_workers_under_every_start_method(method, tmp_path):
     with context.Pool(1) as pool:
         value, pid = pool.apply(workers.tag_with_pid, ("t",))
     assert value == "t" and pid != os.getpid()
+
+
+# Leaves pools' locks as cyclic garbage, then makes the collector run on nearly every
+# allocation, so that on Python 3.12+ it runs inside the resource tracker (gh-109629) and
+# finalizes one of them there: the tracker then warns on stderr, which nbgrader scores 0.
+_REENTRANT_TRACKER = textwrap.dedent(
+    """
+    import gc, multiprocessing, sys, warnings
+    from course.checks import call_with_timeout, stop_children
+
+    ctx = multiprocessing.get_context("forkserver")
+
+    def garbage_locks(count):
+        for _ in range(count):
+            node = {"lock": ctx.Lock()}
+            node["self"] = node
+
+    warnings.simplefilter("always")
+    garbage_locks(5)
+    gc.set_threshold(1)
+    call_with_timeout(garbage_locks, 20)
+    gc.set_threshold(700)
+    if sys.argv[1:] == ["unguarded"]:
+        garbage_locks(5)
+        gc.set_threshold(1)
+        garbage_locks(20)
+    """
+)
+
+
+@POSIX
+@pytest.mark.parametrize("guarded", [True, False], ids=["guarded", "unguarded"])
+def test_checks_hide_the_resource_trackers_reentrancy_warning(python_minor, guarded, kernel_factory):
+    # The same garbage outside the checks must still warn on 3.12+, or this test shows nothing.
+    python = kernel_factory(python_minor, "forkserver").python
+    args = [] if guarded else ["unguarded"]
+    run = subprocess.run([python, "-c", _REENTRANT_TRACKER, *args], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    if guarded or python_minor == "3.11":
+        assert "ResourceTracker called reentrantly" not in run.stderr, run.stderr
+    else:
+        assert "ResourceTracker called reentrantly" in run.stderr, "the unguarded run no longer shows the warning"
