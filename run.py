@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
             return subprocess.call([*pytest, *rest], cwd=ROOT)
         # The whole suite: the browser tests (tests/e2e) run after the rest, on their own,
         # because Chromium, JupyterLab and their kernels would take CPU from the notebooks
-        # whose 20 s budgets the other tests measure.
+        # whose time budgets the other tests measure.
         status = subprocess.call([*pytest, "--ignore=tests/e2e"], cwd=ROOT)
         return subprocess.call([*pytest, "tests/e2e"], cwd=ROOT) or status
     for assignment in assignments():

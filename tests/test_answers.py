@@ -63,6 +63,12 @@ def test_answers_graded_as_expected(assignment, submission, python, method, kern
         if not answer.right and earned >= possible:
             problems.append(f"{answer.label} ({answer.description}) is wrong but earned {earned:g}/{possible:g}")
         print(f"{answer.label}: {earned:g}/{possible:g}")
+    # No answer in the corpus tampers with anything: the hardened grader must flag none.
+    flags = graded.metadata.get("course_grading", {}).get("flags")
+    if flags is None:
+        problems.append("the graded notebook has no report from course.grading: was the hardened grader used?")
+    elif flags:
+        problems.append(f"the grader flagged an honest submission for review: {flags}")
     # Feedback must explain itself: a failed assertion says what was expected.
     for test, errors in failures.items():
         for _, error in errors:

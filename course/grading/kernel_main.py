@@ -1,0 +1,213 @@
+"""The grading kernel's entry point: contain this process, install the sentinel, then run
+an ordinary IPython kernel.
+
+The grader (:class:`course.grading.kernelmanager.SandboxedKernelManager`) starts it as
+``python kernel_main.py SPEC [ipykernel arguments]`` in place of ``python -m
+ipykernel_launcher [ipykernel arguments]``, where SPEC is a JSON file in the kernel's
+private folder (see :mod:`course.grading.sandbox`). Before any student code can run it:
+
+1. reads the sentinel's key from the file SPEC names, and deletes it;
+2. sets resource limits: no core files, a largest file, an address space per process,
+   and a number of processes and threads (per user, so relative to what the user already
+   runs, unless it runs as a user of its own);
+3. builds the Landlock rules (Linux): write only in the submission's folder and the
+   kernel's private folder; read anything except the course folder (the hidden tests,
+   the gradebook, other students' work) and the grader's home and temporary folders
+   (other copies of the course), where only what this Python needs stays readable;
+4. when started as root, becomes the unprivileged user the grader chose, keeping only the
+   right to read (not write) closed folders, and only if the Python it runs needs that;
+5. enforces the rules, makes itself undumpable (its memory cannot be read by its
+   children), installs the sentinel's audit hook and starts the IPython kernel. The
+   grader's first cell arms the sentinel (the pristine snapshot), before any notebook cell.
+
+Each step that the platform does not offer is skipped, and the grader is told through
+the kernel's start-up log (stderr), which the grader reads into its own log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import sysconfig
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _log(message: str) -> None:
+    print(f"[course.grading kernel] {message}", file=sys.stderr, flush=True)
+
+
+def _count_my_tasks() -> int:
+    """Processes and threads this user runs now (what RLIMIT_NPROC counts), Linux only."""
+    me, total = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != me:
+                continue
+            with open(f"/proc/{entry.name}/status") as status:
+                for line in status:
+                    if line.startswith("Threads:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _set_limits(spec: dict[str, Any], own_user: bool) -> None:
+    try:
+        import resource
+    except ImportError:
+        _log("no resource limits on this platform")
+        return
+    limits = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, spec["file_bytes"])]
+    if hasattr(resource, "RLIMIT_AS") and spec.get("address_space_bytes"):
+        limits.append((resource.RLIMIT_AS, spec["address_space_bytes"]))
+    if hasattr(resource, "RLIMIT_NPROC") and (own_user or sys.platform.startswith("linux")):
+        tasks = spec["max_tasks"] + spec["task_margin"]
+        if not own_user:
+            # RLIMIT_NPROC counts all of the user's processes and threads: leave room for
+            # what the user already runs (the grader, its editor...). Elsewhere than on
+            # Linux that count is not at hand, and the watchdog alone enforces the cap.
+            tasks += _count_my_tasks()
+        limits.append((resource.RLIMIT_NPROC, tasks))
+    for kind, value in limits:
+        try:
+            soft, hard = resource.getrlimit(kind)
+            if hard != resource.RLIM_INFINITY and value > hard:
+                value = hard
+            resource.setrlimit(kind, (value, value))
+        except (OSError, ValueError) as error:
+            _log(f"could not set resource limit {kind}: {error}")
+
+
+def _needed_paths() -> list[str]:
+    """What this Python reads to run a kernel: its interpreter, library and packages."""
+    paths = {os.path.realpath(sys.executable), sys.prefix, sys.base_prefix, sys.exec_prefix}
+    paths.update(p for p in sys.path if p and os.path.isdir(p))
+    return sorted(paths)
+
+
+def _closed_to_others(paths: Iterable[str]) -> list[str]:
+    """The folders among these paths and their parents that other users cannot enter."""
+    closed = []
+    for path in paths:
+        current = Path(os.path.realpath(path))
+        for folder in [current, *current.parents]:
+            try:
+                mode = os.stat(folder).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+                closed.append(str(folder))
+                break
+    return sorted(set(closed))
+
+
+def _readable_inside(protected: Sequence[str]) -> list[str]:
+    """Folders inside the hidden ones that this Python itself needs: its installation
+    (e.g. ~/.pyenv), its environment (a course's ``.venv``) and the packages imported from
+    there (``course``)."""
+    roots = [Path(os.path.realpath(p)) for p in protected]
+    found = set()
+    for path in _needed_paths():
+        real = Path(os.path.realpath(path))
+        if any(real != root and root in real.parents for root in roots):
+            found.add(str(real))
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not filename:
+            continue
+        real = Path(os.path.realpath(filename))
+        for root in roots:
+            if root in real.parents:
+                top = root / real.relative_to(root).parts[0]
+                found.add(str(top))
+    return sorted(found)
+
+
+def _build_landlock(spec: dict[str, Any]) -> Any:
+    from course.grading import landlock
+
+    abi = landlock.abi_version()
+    if abi < 1:
+        _log("Landlock is not available: file access is not restricted (the grader checks the course files instead)")
+        return None
+    rules = landlock.Ruleset(abi)
+    rules.allow_all_but(spec["protected"], landlock.READ)
+    for path in _readable_inside(spec["protected"]):
+        rules.allow(path, landlock.READ)
+    for path in spec["writable"]:
+        rules.allow(path, landlock.READ | landlock.WRITE)
+    rules.allow("/dev/shm", landlock.READ | landlock.WRITE)  # multiprocessing's semaphores and shared memory
+    rules.allow("/dev", landlock.READ | landlock.WRITE_FILE | landlock.IOCTL_DEV)  # /dev/null, /dev/urandom
+    return rules
+
+
+def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
+    """Everything before the kernel starts; the key stays inside the sentinel's hook."""
+    with open(spec_path) as file:
+        spec: dict[str, Any] = json.load(file)
+    with open(spec["key_file"], "rb") as file:
+        key = file.read()
+    os.unlink(spec["key_file"])
+    linux = sys.platform.startswith("linux")
+    uid = spec.get("uid")
+    own_user = uid is not None and hasattr(os, "geteuid") and os.geteuid() == 0
+    _set_limits(spec, own_user)
+    rules = _build_landlock(spec) if linux and spec.get("landlock", True) else None
+    if own_user:
+        from course.grading import privileges
+
+        assert uid is not None
+        keep: set[int] = set()
+        closed = _closed_to_others([*_needed_paths(), os.getcwd()])
+        if closed:
+            # The interpreter or its packages sit in a folder other users cannot enter
+            # (e.g. /root/.pyenv): keep the right to read and search, never to write.
+            keep.add(privileges.CAP_DAC_READ_SEARCH)
+            _log(f"running as uid {uid} with the right to read closed folders ({', '.join(closed)})")
+        else:
+            _log(f"running as uid {uid}")
+        privileges.become(int(uid), int(spec["gid"]), keep)
+    if rules is not None:
+        rules.restrict_self()
+    if linux:
+        from course.grading import privileges
+
+        privileges.set_dumpable(False)
+    trusted = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    trusted.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the course package
+    trusted_paths = sorted(os.path.join(os.path.realpath(p), "") for p in trusted if p)
+    from course.grading import sentinel
+
+    sentinel.install(key, trusted_paths, spec.get("preimport", []))
+    return spec, trusted_paths
+
+
+def main(argv: list[str]) -> None:
+    """``argv``: the spec file, then the arguments for IPython's kernel application."""
+    if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
+        del sys.path[0]  # this folder is not a place to import from
+    spec, _ = _prepare(argv[0])
+    import importlib.util
+
+    launcher = importlib.util.find_spec("ipykernel_launcher")
+    sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *argv[1:]]
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(argv[1:])  # type: ignore[no-untyped-call]
+    del spec
+    app.start()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,61 @@
+"""A kernel manager that starts the grading kernel (:mod:`course.grading.kernel_main`)
+instead of IPython's launcher, contained as its :class:`~course.grading.sandbox.KernelFiles`
+say."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+from course.grading.sandbox import KernelFiles
+
+__all__ = ["SandboxedKernelManager", "wrap_command"]
+
+KERNEL_MAIN = str(Path(__file__).resolve().with_name("kernel_main.py"))
+_LAUNCHERS = ("ipykernel_launcher", "ipykernel")
+
+
+def wrap_command(cmd: list[str], files: KernelFiles) -> list[str] | None:
+    """``cmd`` (``python -m ipykernel_launcher ...``) rewritten to start the grading kernel
+    from the same Python, or None if it is not an IPython kernel command."""
+    for index in range(len(cmd) - 1):
+        if cmd[index] == "-m" and cmd[index + 1] in _LAUNCHERS:
+            return [*cmd[:index], KERNEL_MAIN, str(files.spec), *cmd[index + 2:]]
+    return None
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through :mod:`course.grading.kernel_main` when ``files`` is set."""
+
+    files: KernelFiles | None = None
+    wrapped: bool = False
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        self.wrapped = False
+        if self.files is None:
+            return cmd
+        wrapped = wrap_command(cmd, self.files)
+        if wrapped is None:
+            self.log.warning("The kernel %s is not an IPython kernel: it runs without the grading sandbox", cmd)
+            return cmd
+        # The kernel may run as another user, who cannot read the grader's connection file:
+        # give it a copy in its private folder.
+        connection = os.path.realpath(self.connection_file)
+        shutil.copy(connection, self.files.connection_copy)
+        owner = os.stat(self.files.folder)
+        if hasattr(os, "chown") and owner.st_uid != os.getuid():
+            os.chown(self.files.connection_copy, owner.st_uid, owner.st_gid)
+        self.wrapped = True
+        return [str(self.files.connection_copy) if arg == connection else arg for arg in wrapped]
+
+    @property
+    def kernel_pid(self) -> int | None:
+        """The kernel process's pid, while it has one."""
+        provisioner = self.provisioner
+        return getattr(provisioner, "pid", None) if provisioner is not None else None
+
+

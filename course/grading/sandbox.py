@@ -1,0 +1,267 @@
+"""How one notebook's kernel is contained: which user it runs as, its private folder, its
+environment, its limits, and the spec that :mod:`course.grading.kernel_main` applies.
+
+What is possible depends on the platform and on who grades:
+
+=============================  ==========================================  =====================
+                               Linux                                       macOS, Windows
+=============================  ==========================================  =====================
+kernel's user                  a user of its own when the grader is root   the grader's
+processes + threads cap        RLIMIT_NPROC (exact with its own user) +    watchdog only
+                               watchdog
+memory, files                  RLIMIT_AS, RLIMIT_FSIZE per process +       watchdog (+ rlimits
+                               watchdog for the totals                     on macOS)
+left-over processes            found by user, or as adopted orphans        found as descendants
+                               (child subreaper), and killed               only
+writes outside its folder      prevented (Landlock; own user)              detected afterwards
+reading the course, the        prevented (Landlock)                        not prevented
+grader's home and /tmp
+=============================  ==========================================  =====================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from course.grading import protocol
+
+__all__ = ["KernelFiles", "Limits", "Sandbox", "kernel_environment"]
+
+LINUX = sys.platform.startswith("linux")
+
+# What the kernel inherits from the grader's environment: what a Python needs to run and
+# to find its packages and kernels, and nothing that tells it it is being graded
+# (NBGRADER_*), nor the grader's secrets. Names ending in "*" are prefixes.
+_KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
+             "PYTHONUTF8", "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "CONDA_*", "LD_LIBRARY_PATH",
+             "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_PLATFORM_DIRS", "JUPYTER_CONFIG_DIR", "MPLBACKEND",
+             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "SYSTEMROOT", "COMSPEC", "PATHEXT",
+             "WINDIR")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The bounds on one notebook (see :class:`course.grading.execute.HardenedExecute`)."""
+
+    total_seconds: float
+    cell_seconds: int
+    answer_seconds: int
+    max_tasks: int
+    memory_bytes: int
+    output_bytes: int
+    file_bytes: int
+
+    @property
+    def address_space_bytes(self) -> int:
+        # Per process. Virtual size runs well above resident memory (thread stacks, malloc
+        # arenas, mapped libraries): the watchdog caps the real total.
+        return self.memory_bytes + 4 * 2**30
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelFiles:
+    """What one kernel start needs: its private folder, key, spec and environment."""
+
+    folder: Path
+    key: bytes
+    spec: Path
+    env: dict[str, str]
+    connection_copy: Path
+
+
+def kernel_environment(base: Mapping[str, str], extra_names: Sequence[str] = ()) -> dict[str, str]:
+    """The part of ``base`` a kernel may see (see ``_KEEP_ENV``) plus ``extra_names``."""
+    patterns = (*_KEEP_ENV, *extra_names)
+    kept = {}
+    for name, value in base.items():
+        if any(name == p or p.endswith("*") and name.startswith(p[:-1]) for p in patterns):
+            kept[name] = value
+    return kept
+
+
+def _lchown_tree(path: Path, uid: int, gid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.lchown(path, uid, gid)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                os.lchown(os.path.join(folder, name), uid, gid)
+
+
+class _UserLease:
+    """A user id that no account and no other grader is using, held until released."""
+
+    def __init__(self, base: int, span: int = 4096) -> None:
+        import fcntl
+        import pwd
+
+        locks = Path(tempfile.gettempdir()) / "course-grading-users"
+        locks.mkdir(mode=0o700, exist_ok=True)
+        start = os.getpid() % span
+        self._file: IO[bytes] | None = None
+        for offset in range(span):
+            uid = base + (start + offset) % span
+            try:
+                pwd.getpwuid(uid)
+                continue  # a real account
+            except KeyError:
+                pass
+            file = open(locks / f"{uid}.lock", "wb")
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                file.close()
+                continue
+            self.uid, self._file = uid, file
+            return
+        raise RuntimeError(f"no free user id between {base} and {base + span}")
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class Sandbox:
+    """The containment of one notebook, across every kernel it needs (restarts included).
+
+    ``course_root``: the course folder, hidden from the kernel except ``submission``
+    (its own ``autograded/<student>/<assignment>/``), where it runs and may write.
+    """
+
+    def __init__(self, course_root: Path, submission: Path, limits: Limits, uid_base: int,
+                 preimport: Sequence[str], env_keep: Sequence[str], log: Any) -> None:
+        self.course_root = course_root.resolve()
+        self.submission = submission.resolve()
+        self.limits = limits
+        self.preimport = list(preimport)
+        self.env_keep = list(env_keep)
+        self.log = log
+        self.notes: list[str] = []
+        self._folders: list[Path] = []
+        self._lease: _UserLease | None = None
+        self.uid: int | None = None
+        self.grader_ids = (os.getuid(), os.getgid()) if hasattr(os, "getuid") else (0, 0)
+        if LINUX and os.geteuid() == 0 and uid_base > 0:
+            self._lease = _UserLease(uid_base)
+            self.uid = self._lease.uid
+            _lchown_tree(self.submission, self.uid, self.uid)
+
+    def hidden_folders(self) -> list[str]:
+        """What the kernel may not read: the course, and the grader's home and temporary
+        folders (other copies of the course, other courses' gradebooks, the grader's own
+        files), other homes and the system's secrets. What its Python needs in them stays
+        readable (see kernel_main)."""
+        folders = {self.course_root, Path.home(), Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")}
+        # Other people's homes and the system's secrets: an unprivileged kernel cannot read
+        # them anyway, unless it keeps the right to read closed folders (see kernel_main).
+        folders |= {Path("/home"), Path("/root"), Path("/etc/shadow"), Path("/etc/gshadow"), Path("/etc/sudoers"),
+                    Path("/etc/sudoers.d"), Path("/etc/ssh")}
+        return sorted(str(folder.resolve()) for folder in folders if folder.exists() and folder != Path("/"))
+
+    def prepare_kernel(self, connection_file: str | None = None) -> KernelFiles:
+        """A fresh private folder, key and spec for the next kernel start."""
+        folder = Path(tempfile.mkdtemp(prefix="course-grading-"))
+        self._folders.append(folder)
+        for name in ("tmp", "home", "ipython", "matplotlib", "runtime"):
+            (folder / name).mkdir()
+        _copy_ipython_profile(folder / "ipython")
+        _copy_matplotlib_files(folder / "matplotlib")
+        key = protocol.new_key()
+        key_file = folder / "key"
+        with open(key_file, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as file:
+            file.write(key)
+        spec = {
+            "key_file": str(key_file),
+            "uid": self.uid,
+            "gid": self.uid,
+            "max_tasks": self.limits.max_tasks,
+            "task_margin": 16,
+            "file_bytes": self.limits.file_bytes,
+            "address_space_bytes": self.limits.address_space_bytes,
+            "landlock": True,
+            "protected": self.hidden_folders(),
+            "writable": [str(self.submission), str(folder)],
+            "preimport": self.preimport,
+        }
+        spec_path = folder / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        env = kernel_environment(os.environ, self.env_keep)
+        tmp = str(folder / "tmp")
+        env.update(HOME=str(folder / "home"), TMPDIR=tmp, TEMP=tmp, TMP=tmp, IPYTHONDIR=str(folder / "ipython"),
+                   MPLCONFIGDIR=str(folder / "matplotlib"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+                   USER="student", LOGNAME="student")
+        if self.uid is not None:
+            _lchown_tree(folder, self.uid, self.uid)
+            os.chown(key_file, 0, 0)  # read by the kernel while it is still root, then deleted
+            os.chown(spec_path, 0, 0)
+        return KernelFiles(folder, key, spec_path, env, folder / "connection.json")
+
+    def discard_folders(self) -> None:
+        """Remove the private folders of kernels that have ended (before the next starts)."""
+        for folder in self._folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._folders.clear()
+
+    def folders(self) -> list[str]:
+        """The private folders made so far (they hold the kernel's temporary files)."""
+        return [str(folder) for folder in self._folders]
+
+    def close(self) -> None:
+        """Give the submission folder back to the grader and remove the private folders."""
+        if self.uid is not None:
+            _lchown_tree(self.submission, *self.grader_ids)
+        for folder in self._folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._folders.clear()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+
+def _ipython_source() -> Path:
+    configured = os.environ.get("IPYTHONDIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".ipython"
+
+
+def _copy_ipython_profile(target: Path) -> None:
+    """The grader's IPython configuration and start-up files, copied: the kernel gets a
+    private, writable profile, and cannot leave a start-up file for the next student."""
+    source = _ipython_source() / "profile_default"
+    if not source.is_dir():
+        return
+    profile = target / "profile_default"
+    (profile / "startup").mkdir(parents=True)
+    for path in source.glob("*.py"):
+        shutil.copy(path, profile)
+    for path in source.glob("*.json"):
+        shutil.copy(path, profile)
+    startup = source / "startup"
+    if startup.is_dir():
+        for path in startup.iterdir():
+            if path.is_file():
+                shutil.copy(path, profile / "startup")
+
+
+def _copy_matplotlib_files(target: Path) -> None:
+    """Matplotlib's font cache and settings, copied: with a writable cache of its own the
+    kernel neither rebuilds the cache (slow) nor warns on stderr (which scores 0)."""
+    configured = os.environ.get("MPLCONFIGDIR")
+    sources = [Path(configured)] if configured else [
+        Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "matplotlib",
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "matplotlib"]
+    for source in sources:
+        if source.is_dir():
+            for path in source.iterdir():
+                if path.is_file() and (path.name.startswith("fontlist") or path.name == "matplotlibrc"):
+                    with contextlib.suppress(OSError):
+                        shutil.copy(path, target)
