@@ -74,7 +74,8 @@ class WorkerExplorer:
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress:", style=style)
         self.status = widgets.HTML(value=self._idle_text())
-        self.image = widgets.Image(format="png")
+        # Hidden until the first run draws a figure: an empty image shows as a broken icon.
+        self.image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.run_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.widget = widgets.VBox(
@@ -205,6 +206,7 @@ class WorkerExplorer:
             self.measurements = measurements
             self.figure = measurements_figure(measurements)
             self.image.value = png_bytes(self.figure)
+            self.image.layout.display = ""
             self.status.value = self._result_text(measurements)
         except BaseException as error:  # a background thread has nowhere else to report
             self.error = error

@@ -53,6 +53,7 @@ def check_measurements(measurements, workers, tasks):
 def test_run_button_with_processes(method):
     """Set the sliders, press Run, wait: measurements, progress, figure and image agree."""
     explorer = WorkerExplorer(workload="io", executor="processes", start_method=method, task_seconds=0.02)
+    assert explorer.image.layout.display == "none", "before a run the empty image shows as a broken icon"
     explorer.workers_slider.value = 3  # as a student drags it
     explorer.tasks = 6
     explorer.run_button.click()
@@ -64,7 +65,7 @@ def test_run_button_with_processes(method):
     assert measurements.start_method == method
     assert not explorer.run_button.disabled and explorer.stop_button.disabled
     assert explorer.progress.value == explorer.progress.max == 18
-    assert bytes(explorer.image.value[:8]) == PNG
+    assert bytes(explorer.image.value[:8]) == PNG and explorer.image.layout.display == ""
     assert f"<b>{usable_cpu_count()}</b> CPUs" in explorer.status.value
 
     time_axes, speedup_axes, timeline_axes = explorer.figure.axes

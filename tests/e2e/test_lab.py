@@ -91,6 +91,7 @@ def test_explorer_slider_and_run(request):
             expect(status).to_contain_text("Press Run to measure", timeout=ACTION_MS)
             explorer.scroll_into_view_if_needed()
             expect(run).to_be_enabled()
+            expect(image).to_be_hidden()  # no broken-image icon before the first run
         workers = explorer.locator(".widget-hslider").filter(has_text="workers (most):")
         handle = workers.locator(".noUi-handle")
         first = int(handle.get_attribute("aria-valuenow").split(".")[0])
