@@ -32,7 +32,7 @@ from collections.abc import Callable
 from course import workers
 from course.cpus import usable_cpu_count
 from course.net import LocalServer, fetch
-from course.timing import Timer
+from course.timing import Timer, size_for
 
 
 def download_seconds(threads: int, pages: int, delay: float) -> float:
@@ -89,7 +89,7 @@ def main() -> int:
         print(f"  1 thread {one:.2f} s, 16 threads {sixteen:.2f} s")
     downloads = report("16 threads over 1", ratios)
 
-    size = calibrated_size(task_seconds)
+    size = size_for(workers.spin, task_seconds)
     print(f"CPU-bound: {tasks} tasks of about {task_seconds} s each; speed-up over serial")
     thread_ratios, process_ratios, startups = [], [], []
     for _ in range(repeats):
@@ -110,22 +110,6 @@ def main() -> int:
         f"processes over threads {processes_median / threads_median:.2f}x"
     )
     return 0
-
-
-def calibrated_size(seconds: float) -> int:
-    """Loop turns of ``spin`` that take about ``seconds`` here (the fastest of three timings)."""
-    size = 100_000
-    with Timer() as timer:
-        workers.spin(size)
-    size = int(size * seconds / timer.seconds)
-    fastest = min(_time_spin(size) for _ in range(3))
-    return int(size * seconds / fastest)
-
-
-def _time_spin(size: int) -> float:
-    with Timer() as timer:
-        workers.spin(size)
-    return timer.seconds
 
 
 if __name__ == "__main__":

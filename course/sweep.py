@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from course import workers as course_workers
 from course.cpus import usable_cpu_count
 from course.net import LocalServer
-from course.timing import Timer
+from course.timing import Timer, size_for
 from course.workers import ExplorerResult
 
 __all__ = [
@@ -229,19 +229,8 @@ def _task_size(workload: str, seconds: float) -> float:
     same settings make a sweep of the same length on a slow laptop and a fast server."""
     if workload in ("io", "download"):
         return seconds  # a sleep's length, or (for download) unused: the server sets the delay
-    size = 10_000 if workload == "cpu" else 1 << 20
-    while _time_task(workload, size) < 0.01:  # long enough to time; short enough not to matter
-        size *= 4
-    # The fastest of three, as timeit advises: a slower one measured another program's use
-    # of the CPU (a browser redrawing the progress bar, say), not this task.
-    fastest = min(_time_task(workload, size) for _ in range(3))
-    return size * seconds / fastest
-
-
-def _time_task(workload: str, size: float) -> float:
-    with Timer() as timer:
-        course_workers.explorer_task(workload, size)
-    return timer.seconds
+    start = 10_000 if workload == "cpu" else 1 << 20
+    return size_for(lambda size: course_workers.explorer_task(workload, size), seconds, start)
 
 
 def _executor(settings: Settings, method: str | None, workers: int) -> cf.Executor:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-__all__ = ["Timer", "TimerError"]
+__all__ = ["Timer", "TimerError", "size_for"]
 
 
 class TimerError(RuntimeError):
@@ -56,3 +57,26 @@ class Timer:
 
     def _label(self) -> str:
         return f"Timer {self.name!r}" if self.name else "the timer"
+
+
+def size_for(task: Callable[[int], object], seconds: float, start: int = 10_000) -> int:
+    """The size ``n`` for which ``task(n)`` takes about ``seconds`` on this machine.
+
+    ``task``'s time must grow in proportion to its size (loop turns, bytes to hash). The
+    size grows fourfold until one call takes at least 10 ms, long enough to time well, and
+    is then scaled on the fastest of three timings, as ``timeit`` advises: a slower one
+    measured another program's use of the CPU (a browser redrawing, say), not the task.
+    """
+    if seconds <= 0:
+        raise ValueError(f"seconds={seconds!r}: give a positive duration, such as 0.25")
+    size = max(1, start)
+    while _seconds(task, size) < 0.01:
+        size *= 4
+    fastest = min(_seconds(task, size) for _ in range(3))
+    return max(1, round(size * seconds / fastest))
+
+
+def _seconds(task: Callable[[int], object], size: int) -> float:
+    with Timer() as timer:
+        task(size)
+    return timer.seconds

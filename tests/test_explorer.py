@@ -23,7 +23,7 @@ from course.checks import can_pin, pinned_to_one_cpu
 from course.cpus import usable_cpu_count
 from course.explorer import WorkerExplorer
 from course.sweep import Settings, sweep, worker_counts
-from course.timing import Timer, TimerError
+from course.timing import Timer, TimerError, size_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # Generous bounds for waits that only end early if something is broken: a loaded 2-CPU
@@ -221,3 +221,21 @@ def test_threads_and_processes_benchmark_runs():
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
     assert re.search(r"Measured: downloads [\d.]+x, threads [\d.]+x, processes [\d.]+x", result.stdout), result.stdout
+
+
+def test_size_for_scales_a_task_to_a_duration(monkeypatch):
+    """size_for finds the size at which a task whose time grows with its size takes the
+    asked seconds, on its fastest timing; a bad duration gets a message that says what to give.
+    (On a fake clock: a task of size n takes n microseconds, and its second timing is slow.)"""
+    now = [0.0]
+    calls = []
+
+    def task(size):
+        calls.append(size)
+        now[0] += size * 1e-6 * (3 if len(calls) == 5 else 1)  # one slow timing, as under load
+
+    monkeypatch.setattr("course.timing.time.perf_counter", lambda: now[0])
+    assert size_for(task, 0.05, start=1000) == 50_000
+    assert calls[:4] == [1000, 4000, 16_000, 16_000], "it should grow fourfold until a call takes 10 ms"
+    with pytest.raises(ValueError, match="positive duration"):
+        size_for(task, 0)
