@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import pytest
 from playwright.sync_api import expect
 
 import support
-from lab_support import ACTION_MS, RUN_ALL_MS, config_assignments, lab_session
+from lab_support import ACTION_MS, RUN_ALL_MS, completed_notebook, config_assignments, lab_session
 
 
 def notebook_path(assignment: str) -> str:
@@ -213,3 +214,40 @@ def check_assignment_table(where, wanted: list[str]) -> None:
         except AssertionError:
             listed = [t.strip() for t in table.locator("tbody tr td:first-child").all_inner_texts() if t.strip()]
             raise AssertionError(f"the formgrader does not list {assignment}: it lists {listed}") from None
+
+
+def test_formgrader_autograde_button_uses_the_hardened_grader(request):
+    """Formgrader → Manage Assignments → generate 01, then Manage Submissions → the autograde
+    button for a completed submission: it succeeds, the row shows full marks, and the graded
+    notebook carries the course grader's report (nbgrader_config.py applies in the server too)."""
+    assignment = "01_processes"
+    with lab_session(request.node.name) as lab:
+        page = lab.page
+        submission = lab.course / "submitted" / "alice" / assignment / f"{assignment}.ipynb"
+        submission.parent.mkdir(parents=True)
+        nbformat.write(completed_notebook(assignment), submission)
+        with lab.step("Manage Assignments: the student version generated"):
+            page.goto(f"{lab.server.url}/formgrader?token={lab.server.token}")
+            row = page.locator("tr", has=page.get_by_role("link", name=assignment, exact=True))
+            row.locator("td.assign a").click()
+            success = page.locator("#success-modal")
+            expect(success).to_be_visible(timeout=RUN_ALL_MS)
+            success.get_by_role("button", name="OK").click()
+            expect(success).to_be_hidden()
+        with lab.step("Manage Submissions: alice's submission autograded"):
+            page.goto(f"{lab.server.url}/formgrader/manage_submissions/{assignment}?token={lab.server.token}")
+            row = page.locator("tr", has_text="alice")
+            row.locator("td.autograde a").click()
+            success = page.locator("#success-modal")
+            expect(success).to_be_visible(timeout=RUN_ALL_MS)
+            expect(success).to_contain_text(f"Successfully autograded '{assignment}' for student 'alice'")
+            success.get_by_role("button", name="OK").click()
+            expect(success).to_be_hidden()
+            expect(page.locator(".modal-backdrop")).to_have_count(0)
+            # The score column: full marks (the only manually graded answer is in 07).
+            expect(row.locator("td").filter(has_text=re.compile(r"^\s*(\d+(\.\d+)?) / \1\s*$"))).to_be_visible()
+        graded = support.read(lab.course / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
+        report = graded.metadata.get("course_grading")
+        assert report is not None, "the Formgrader's autograde did not use the course's hardened grader"
+        assert report["flags"] == {} and report["notes"] == [], f"the grader flagged or noted an honest submission: {report}"
+        assert support.error_outputs(support.test_cells(graded)) == [], "a test of the completed notebook failed"
