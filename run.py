@@ -4,10 +4,22 @@
     python3 run.py lab       open the course in JupyterLab
     python3 run.py test      run the whole test suite
     python3 run.py release   regenerate release/ from source/ (instructors)
+    python3 run.py autograde <assignment> [--jobs N] [nbgrader autograde options]
+                             grade every submission in submitted/, N at a time (instructors)
+    python3 run.py check <assignment> [notebook]
+                             grade your own notebook with the hidden tests (self-study)
 
 Each command first makes ``.venv/`` with this Python (3.11 or newer) and installs
 ``requirements.txt`` into it, again whenever that file changes. Extra arguments go to
 JupyterLab or pytest unchanged, e.g. ``python3 run.py test -k 01_processes``.
+
+``autograde`` runs ``course.grading.classgrade``: N worker processes (default: one per usable
+CPU) each run ``nbgrader autograde`` for one student at a time, with the course's hardened
+grader, into the usual gradebook and ``autograded/``; other options (``--force``, ``--student``,
+``--db``...) are nbgrader's. ``check`` runs ``course.grading.selfcheck``: it grades a copy of
+the notebook (default ``release/<assignment>/<assignment>.ipynb``) in a scratch course, prints
+the points of each exercise and what failed, and writes ``feedback/self-check/<assignment>.html``.
+Both exit with status 2, and change nothing, when their input is wrong.
 """
 
 from __future__ import annotations
@@ -61,8 +73,23 @@ def assignments() -> list[str]:
     return sorted(p.parent.name for p in ROOT.glob("source/*/*.ipynb") if p.stem == p.parent.name)
 
 
+def call_through_ctrl_c(command: list[str]) -> int:
+    """Run ``command`` in the course folder; return its exit status.
+
+    Ctrl-C reaches the command too (the terminal signals its whole process group), and it
+    stops cleanly on its own: wait for it, rather than kill it half-way through writing
+    grades, as ``subprocess.call`` would on KeyboardInterrupt.
+    """
+    with subprocess.Popen(command, cwd=ROOT) as child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+
+
 def main(argv: list[str]) -> int:
-    commands = ("lab", "test", "release")
+    commands = ("lab", "test", "release", "autograde", "check")
     if not argv or argv[0] not in commands:
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -88,6 +115,14 @@ def main(argv: list[str]) -> int:
         # whose time budgets the other tests measure.
         status = subprocess.call([*pytest, "--ignore=tests/e2e"], cwd=ROOT)
         return subprocess.call([*pytest, "tests/e2e"], cwd=ROOT) or status
+    if command == "autograde":
+        return call_through_ctrl_c([python, "-m", "course.grading.classgrade", *rest])
+    if command == "check":
+        if len(rest) >= 2 and not rest[1].startswith("-"):
+            # The notebook's path is the learner's, from where they are; the check runs in
+            # the course folder.
+            rest = [rest[0], str(Path(rest[1]).resolve()), *rest[2:]]
+        return call_through_ctrl_c([python, "-m", "course.grading.selfcheck", *rest])
     for assignment in assignments():
         status = subprocess.call([python, "-m", "nbgrader", "generate_assignment", assignment, "--force", *rest],
                                  cwd=ROOT)
