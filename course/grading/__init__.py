@@ -20,5 +20,9 @@ contained kernel), :mod:`~course.grading.sandbox` (users, folders, environment),
 :mod:`~course.grading.scan` (the static scan of answers),
 :mod:`~course.grading.coursefiles` (the course files guard).
 
+Two commands build on them: :mod:`~course.grading.classgrade` (``python3 run.py
+autograde``: a whole class, several students at once) and :mod:`~course.grading.selfcheck`
+(``python3 run.py check``: a learner's own notebook, in a scratch course).
+
 Importing this package has no side effects and imports none of them.
 """
