@@ -33,7 +33,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 60
 c.Execute.startup_timeout = 120
 
-# --- Grading instructors can trust (course/grading/; README "Grading safely") -------------
+# --- Grading instructors can trust (grader/; README "Grading safely") -------------
 # Plain `nbgrader autograde` runs each submission bounded, contained and tamper-resistant:
 # these lists are nbgrader 0.9's own, with the course's preprocessors in three places.
 # Strings, so that loading this file (every nbgrader command does) imports nothing.
@@ -41,7 +41,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     # First: rebuild graded and locked cells from the gradebook (edited metadata, deleted or
     # duplicated test cells), before nbgrader's checks can drop the submission over them.
-    "course.grading.sanitize.RestoreGradedCells",
+    "grader.sanitize.RestoreGradedCells",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
@@ -49,13 +49,13 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     # In place of nbgrader's Execute: bounded, contained, never dropping a submission.
-    "course.grading.execute.HardenedExecute",
+    "grader.execute.HardenedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     # After the scores are saved: mark what the grader could not trust for review.
-    "course.grading.review.FlagForReview",
+    "grader.review.FlagForReview",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

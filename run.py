@@ -13,10 +13,10 @@ Each command first makes ``.venv/`` with this Python (3.11 or newer) and install
 ``requirements.txt`` into it, again whenever that file changes. Extra arguments go to
 JupyterLab or pytest unchanged, e.g. ``python3 run.py test -k 01_processes``.
 
-``autograde`` runs ``course.grading.classgrade``: N worker processes (default: one per usable
+``autograde`` runs ``grader.classgrade``: N worker processes (default: one per usable
 CPU) each run ``nbgrader autograde`` for one student at a time, with the course's hardened
 grader, into the usual gradebook and ``autograded/``; other options (``--force``, ``--student``,
-``--db``...) are nbgrader's. ``check`` runs ``course.grading.selfcheck``: it grades a copy of
+``--db``...) are nbgrader's. ``check`` runs ``grader.selfcheck``: it grades a copy of
 the notebook (default ``release/<assignment>/<assignment>.ipynb``) in a scratch course, prints
 the points of each exercise and what failed, and writes ``feedback/self-check/<assignment>.html``.
 Both exit with status 2, and change nothing, when their input is wrong.
@@ -116,13 +116,13 @@ def main(argv: list[str]) -> int:
         status = subprocess.call([*pytest, "--ignore=tests/e2e"], cwd=ROOT)
         return subprocess.call([*pytest, "tests/e2e"], cwd=ROOT) or status
     if command == "autograde":
-        return call_through_ctrl_c([python, "-m", "course.grading.classgrade", *rest])
+        return call_through_ctrl_c([python, "-m", "grader.classgrade", *rest])
     if command == "check":
         if len(rest) >= 2 and not rest[1].startswith("-"):
             # The notebook's path is the learner's, from where they are; the check runs in
             # the course folder.
             rest = [rest[0], str(Path(rest[1]).resolve()), *rest[2:]]
-        return call_through_ctrl_c([python, "-m", "course.grading.selfcheck", *rest])
+        return call_through_ctrl_c([python, "-m", "grader.selfcheck", *rest])
     for assignment in assignments():
         status = subprocess.call([python, "-m", "nbgrader", "generate_assignment", assignment, "--force", *rest],
                                  cwd=ROOT)

@@ -13,7 +13,7 @@ corpus's submissions (support.submissions: right answers, wrong ones, and, for
 in turn until the class is full. Two copies of that course are graded, in this order:
 
 * sequentially, by plain ``nbgrader autograde <assignment> --force``;
-* in parallel, by ``python -m course.grading.classgrade <assignment> --force --jobs N``
+* in parallel, by ``python -m grader.classgrade <assignment> --force --jobs N``
   (``python3 run.py autograde``), with N worker processes (default: one per usable CPU).
 
 Both use the course's nbgrader_config.py, so both grade with the hardened grader. It
@@ -55,7 +55,7 @@ import support  # noqa: E402  (tests/support.py: the course's layout and answer 
 from test_answers import student_notebook  # noqa: E402
 
 from course.cpus import usable_cpu_count  # noqa: E402
-from course.grading.classgrade import grades_of  # noqa: E402
+from grader.classgrade import grades_of  # noqa: E402
 
 
 def synthetic_class(assignment: str, students: int) -> dict[str, tuple[str, Any]]:
@@ -171,7 +171,7 @@ def main() -> int:
         sequential = timed([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"],
                            copies["sequential"], Path(scratch) / "sequential.log")
         print(f"sequential (nbgrader autograde):      {sequential:8.1f} s", flush=True)
-        parallel = timed([sys.executable, "-m", "course.grading.classgrade", assignment, "--force",
+        parallel = timed([sys.executable, "-m", "grader.classgrade", assignment, "--force",
                           "--jobs", str(arguments.jobs)], copies["parallel"], Path(scratch) / "parallel.log")
         print(f"parallel (run.py autograde --jobs {arguments.jobs}): {parallel:8.1f} s", flush=True)
         summary = (Path(scratch) / "parallel.log").read_text().strip().splitlines()

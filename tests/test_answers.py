@@ -66,7 +66,7 @@ def test_answers_graded_as_expected(assignment, submission, python, method, kern
     # No answer in the corpus tampers with anything: the hardened grader must flag none.
     flags = graded.metadata.get("course_grading", {}).get("flags")
     if flags is None:
-        problems.append("the graded notebook has no report from course.grading: was the hardened grader used?")
+        problems.append("the graded notebook has no report from grader: was the hardened grader used?")
     elif flags:
         problems.append(f"the grader flagged an honest submission for review: {flags}")
     # Feedback must explain itself: a failed assertion says what was expected.

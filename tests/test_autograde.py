@@ -34,7 +34,7 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
 
     # The course's hardened grader ran it (nbgrader_config.py), and found nothing to report.
     report = graded.metadata.get("course_grading")
-    assert report is not None, "the graded notebook has no report from course.grading: was the hardened grader used?"
+    assert report is not None, "the graded notebook has no report from grader: was the hardened grader used?"
     assert report["flags"] == {} and report["notes"] == [], f"the grader flagged or noted the reference: {report}"
 
     # Only the test cells are graded automatically; a manually graded answer scores 0 until

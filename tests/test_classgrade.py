@@ -1,4 +1,4 @@
-"""Parallel autograding (course.grading.classgrade, `python3 run.py autograde`): the same
+"""Parallel autograding (grader.classgrade, `python3 run.py autograde`): the same
 results as sequential `nbgrader autograde`, in the same gradebook and autograded/ folders,
 with the hardened grader; a gradebook at another database URL; a clean stop on Ctrl-C
 that a re-run completes; a clear refusal of bad input that changes nothing; and the
@@ -28,7 +28,7 @@ import psutil
 import pytest
 
 import support
-from course.grading import classgrade
+from grader import classgrade
 from test_hardening import TARGET, key_answers, leftover_processes, make_course
 
 # Each student's answers, in place of the key's (None: the untouched release notebook).
@@ -82,7 +82,7 @@ def copy_course(template: Path, path: Path) -> support.Course:
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "course.grading.classgrade", *args]
+    return [sys.executable, "-m", "grader.classgrade", *args]
 
 
 def run(course: support.Course, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -96,7 +96,7 @@ def test_every_attack_is_in_a_run():
 
 def test_scan_flags_no_honest_answer():
     """Honest answers fork, exit children, use signals, threads and %%writefile: none is flagged."""
-    from course.grading.scan import defined_names, scan_source
+    from grader.scan import defined_names, scan_source
 
     flagged = {}
     for assignment in support.assignments():
@@ -114,7 +114,7 @@ def test_scan_flags_no_honest_answer():
 
 @pytest.mark.parametrize("name", RUNS["ipython-hooks"] + RUNS["monkeypatching"] + RUNS["course-files"])
 def test_scan_flags_tampering_answers(name):
-    from course.grading.scan import scan_source
+    from grader.scan import scan_source
 
     attack = load_attack(name)
     helpers = {"expect_equal"}  # what the target's locked cell defines
@@ -122,7 +122,7 @@ def test_scan_flags_tampering_answers(name):
 
 
 def test_sealed_cells_cannot_be_read_altered_or_forged():
-    from course.grading import protocol
+    from grader_kernel import protocol
 
     key, nonce = protocol.new_key(), protocol.new_nonce()
     message = {"kind": "test", "grade_id": "test_x", "source": "### BEGIN HIDDEN TESTS\nassert 6 * 7 == 42"}
@@ -141,7 +141,7 @@ def test_sealed_cells_cannot_be_read_altered_or_forged():
 
 
 def test_kernel_environment_does_not_give_the_grader_away():
-    from course.grading.sandbox import kernel_environment
+    from grader.sandbox import kernel_environment
 
     grader = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde", "NBGRADER_VALIDATING": "1",
               "PYTEST_CURRENT_TEST": "x", "PYTEST_XDIST_WORKER": "gw0", "GITHUB_TOKEN": "secret", "AWS_SECRET": "s",
@@ -293,7 +293,7 @@ def require_linux_containment() -> None:
     """The corpus checks containment that only Linux offers: fail, saying what is missing."""
     if not LINUX:
         pytest.skip("the containment these attacks test (Landlock, subreaper, own users) is Linux-only")
-    from course.grading import landlock, privileges
+    from grader_kernel import landlock, privileges
 
     missing = []
     abi = landlock.abi_version()

@@ -1,4 +1,4 @@
-"""The self-check (course.grading.selfcheck, `python3 run.py check`): the reference answers
+"""The self-check (grader.selfcheck, `python3 run.py check`): the reference answers
 get full marks and the blank release notebook 0, with each failed test's message; the
 learner's notebook, the course's gradebook and autograded/ are left as they were; bad input
 is refused with a message, having done nothing.
@@ -21,7 +21,7 @@ from unittest import mock
 import pytest
 
 import support
-from course.grading import selfcheck
+from grader import selfcheck
 
 ASSIGNMENT = "01_processes"
 

@@ -5,7 +5,7 @@ From the course folder::
     python3 run.py check 01_processes                       # release/01_processes/01_processes.ipynb
     python3 run.py check 01_processes ~/work/my_copy.ipynb  # another copy of it
 
-(``.venv/bin/python -m course.grading.selfcheck 01_processes [notebook]`` does the same.)
+(``.venv/bin/python -m grader.selfcheck 01_processes [notebook]`` does the same.)
 
 It builds a scratch course in a temporary folder (the course's ``nbgrader_config.py`` and
 ``source/<assignment>/``), generates the assignment there, hands in a *copy* of the
@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from course.grading.classgrade import UsageError, notebook_problem, run_nbgrader, tools_on_path
+from grader.classgrade import UsageError, notebook_problem, run_nbgrader, tools_on_path
 
 __all__ = ["ExerciseResult", "SelfCheckReport", "TestResult", "UsageError", "exercises", "main", "self_check"]
 

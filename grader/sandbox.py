@@ -1,5 +1,5 @@
 """How one notebook's kernel is contained: which user it runs as, its private folder, its
-environment, its limits, and the spec that :mod:`course.grading.kernel_main` applies.
+environment, its limits, and the spec that :mod:`grader_kernel.main` applies.
 
 What is possible depends on the platform and on who grades:
 
@@ -28,13 +28,13 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from course.grading import protocol
+from grader_kernel import protocol
 
-__all__ = ["KernelFiles", "Limits", "Sandbox", "kernel_environment"]
+__all__ = ["KernelFiles", "Limits", "Sandbox", "course_code", "kernel_environment"]
 
 LINUX = sys.platform.startswith("linux")
 
@@ -50,7 +50,7 @@ _KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "PYTHONPATH", "PY
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """The bounds on one notebook (see :class:`course.grading.execute.HardenedExecute`)."""
+    """The bounds on one notebook (see :class:`grader.execute.HardenedExecute`)."""
 
     total_seconds: float
     cell_seconds: int
@@ -86,6 +86,34 @@ def kernel_environment(base: Mapping[str, str], extra_names: Sequence[str] = ())
         if any(name == p or p.endswith("*") and name.startswith(p[:-1]) for p in patterns):
             kept[name] = value
     return kept
+
+
+def course_code(course_root: Path, modules: Iterable[str]) -> dict[str, str]:
+    """Where the kernel loads the course's own packages from (those of ``modules``), resolved:
+    a package in the course folder itself (a checkout), else where this Python imports it
+    from when that is neither the standard library nor installed packages (an editable
+    install). Packages installed into the environment load, and are trusted, where the
+    kernel's Python finds them. The kernel preloads these folders and trusts exactly them,
+    so two course folders sharing one environment each grade with their own code."""
+    import importlib.util
+    import sysconfig
+
+    installed = [os.path.join(os.path.realpath(p), "") for p in
+                 (sysconfig.get_path(n) for n in ("stdlib", "platstdlib", "purelib", "platlib")) if p]
+    found: dict[str, str] = {}
+    for name in sorted({module.split(".")[0] for module in modules}):
+        own = course_root / name
+        if (own / "__init__.py").is_file():
+            found[name] = os.path.realpath(own)
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        if len(locations) == 1 and not os.path.join(os.path.realpath(locations[0]), "").startswith(tuple(installed)):
+            found[name] = os.path.realpath(locations[0])
+    return found
 
 
 def _lchown_tree(path: Path, uid: int, gid: int) -> None:
@@ -192,6 +220,7 @@ class Sandbox:
             "protected": self.hidden_folders(),
             "writable": [str(self.submission), str(folder)],
             "preimport": self.preimport,
+            "code": course_code(self.course_root, self.preimport),
         }
         spec_path = folder / "spec.json"
         spec_path.write_text(json.dumps(spec))

@@ -19,11 +19,11 @@ not know show up as a missing or tampered verdict instead of a silent pass:
   class of the trusted modules (IPython, ipykernel, the ``course`` package, and the
   modules the test cells import).
 * The grader sends each locked cell (a test, or a locked helper) as a *sealed* stub
-  (:mod:`course.grading.protocol`). The sentinel opens it, restores the snapshot
+  (:mod:`grader_kernel.protocol`). The sentinel opens it, restores the snapshot
   (noting what had changed), runs the cell, checks again (anything changed *while* a
   test ran means the test was tampered with), and publishes a verdict signed with the key.
 
-The verdict is checked by the grader (:mod:`course.grading.execute`): no verdict, a bad
+The verdict is checked by the grader (:mod:`grader.execute`): no verdict, a bad
 signature, or changes during the test score the test 0 and flag the submission.
 
 Import has no side effects; :func:`install` does the work, once, in the kernel process.
@@ -45,7 +45,7 @@ import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from course.grading import protocol
+from grader_kernel import protocol
 
 __all__ = ["TamperingBlocked", "install"]
 
@@ -566,7 +566,7 @@ class _Pending:
 
 
 def _run_sealed(state: _State, event: str, args: tuple[Any, ...]) -> None:
-    """One of the three events of a sealed cell (see :mod:`course.grading.protocol`).
+    """One of the three events of a sealed cell (see :mod:`grader_kernel.protocol`).
 
     *open* (``nonce, ciphertext, tag, box``): open the cell, restore the pristine state,
     compile the cell so that it reports its own outcome, and hand the code back in

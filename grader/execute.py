@@ -7,11 +7,11 @@ and adds:
 * **Bounds.** A total time per notebook (each cell's timeout shrinks to what is left of
   it), a shorter timeout for answer cells (they define functions; they do not compute),
   a cap on processes and threads, on memory, and on the output kept.
-* **Containment.** The kernel starts contained (:mod:`course.grading.sandbox`): on Linux as
+* **Containment.** The kernel starts contained (:mod:`grader.sandbox`): on Linux as
   a user of its own when grading as root, in a Landlock sandbox, with an environment that
   does not say it is being graded. After the notebook, and after every kernel death,
-  every process it started is ended (:mod:`course.grading.processes`), and the course's
-  files are checked and put back (:mod:`course.grading.coursefiles`).
+  every process it started is ended (:mod:`grader.processes`), and the course's
+  files are checked and put back (:mod:`grader.guard`).
 * **No silent drops.** A kernel that dies (a crash, ``os._exit``, a cap exceeded) is
   restarted, the cells before the one it died in are run again except the tests (so that
   later exercises are still graded), and grading goes on; a cell that could not run gets an
@@ -19,11 +19,11 @@ and adds:
   of the graded notebook (and so of the feedback) says what happened. Up to
   ``max_restarts`` times; after that the remaining cells are marked as not run.
 * **Tamper resistance.** Test cells and locked helper cells are sent sealed to the kernel's
-  sentinel (:mod:`course.grading.sentinel`), which runs them on a restored kernel and signs
+  sentinel (:mod:`grader_kernel.sentinel`), which runs them on a restored kernel and signs
   the outcome. A test counts only with a verified verdict; one whose verdict is missing or
   shows tampering while it ran scores 0. Answers are scanned for tampering APIs
-  (:mod:`course.grading.scan`). What needs an instructor's eye is passed on to
-  :class:`course.grading.review.FlagForReview` through ``resources["course_grading"]``.
+  (:mod:`grader.scan`). What needs an instructor's eye is passed on to
+  :class:`grader.review.FlagForReview` through ``resources["course_grading"]``.
 
 Configure it in ``nbgrader_config.py`` (``c.HardenedExecute.total_seconds = ...``); the
 per-cell timeout is nbgrader's ``c.Execute.timeout``.
@@ -50,11 +50,12 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute  # type: ignore[import-untyped]
 from traitlets import Bool, Float, Integer, List, Unicode
 
-from course.grading import privileges, protocol, scan
-from course.grading.coursefiles import CourseGuard
-from course.grading.kernelmanager import SandboxedKernelManager
-from course.grading.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
-from course.grading.sandbox import LINUX, Limits, Sandbox
+from grader import scan
+from grader.guard import CourseGuard
+from grader.kernelmanager import SandboxedKernelManager
+from grader.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
+from grader.sandbox import LINUX, Limits, Sandbox
+from grader_kernel import privileges, protocol
 
 __all__ = ["HardenedExecute"]
 
@@ -270,7 +271,7 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         if HardenedExecute._described:
             return
         HardenedExecute._described = True
-        from course.grading import landlock
+        from grader_kernel import landlock
 
         abi = landlock.abi_version() if LINUX else 0
         self.log.info(

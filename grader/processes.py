@@ -233,7 +233,7 @@ class Watchdog(threading.Thread):
     def __init__(self, processes: ProcessSet, max_tasks: int, max_bytes: int, keep: Callable[[], Iterable[int]],
                  interval: float = 0.2, max_disk: int = 0,
                  folders: Callable[[], Iterable[str]] = lambda: ()) -> None:
-        super().__init__(name="course.grading watchdog", daemon=True)
+        super().__init__(name="grader watchdog", daemon=True)
         self.processes = processes
         self.max_tasks = max_tasks
         self.max_bytes = max_bytes

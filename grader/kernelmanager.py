@@ -1,5 +1,5 @@
-"""A kernel manager that starts the grading kernel (:mod:`course.grading.kernel_main`)
-instead of IPython's launcher, contained as its :class:`~course.grading.sandbox.KernelFiles`
+"""A kernel manager that starts the grading kernel (:mod:`grader_kernel.main`)
+instead of IPython's launcher, contained as its :class:`~grader.sandbox.KernelFiles`
 say."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from course.grading.sandbox import KernelFiles
+from grader.sandbox import KernelFiles
 
 __all__ = ["SandboxedKernelManager", "wrap_command"]
 
-KERNEL_MAIN = str(Path(__file__).resolve().with_name("kernel_main.py"))
+# The kernel's entry point, run by its file path (not ``-m``, which would search the
+# submission's folder first): grader_kernel/main.py of this very grader.
+KERNEL_MAIN = str(Path(__file__).resolve().parent.parent / "grader_kernel" / "main.py")
 _LAUNCHERS = ("ipykernel_launcher", "ipykernel")
 
 
@@ -28,7 +30,7 @@ def wrap_command(cmd: list[str], files: KernelFiles) -> list[str] | None:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel through :mod:`course.grading.kernel_main` when ``files`` is set."""
+    """Starts the kernel through :mod:`grader_kernel.main` when ``files`` is set."""
 
     files: KernelFiles | None = None
     wrapped: bool = False

@@ -6,7 +6,7 @@ From the course folder (the one holding ``nbgrader_config.py``)::
     python3 run.py autograde 01_processes --jobs 4 --force
     python3 run.py autograde 01_processes --db sqlite:////srv/grades/course.db
 
-(``.venv/bin/python -m course.grading.classgrade 01_processes ...`` does the same.) Every
+(``.venv/bin/python -m grader.classgrade 01_processes ...`` does the same.) Every
 option other than ``--jobs`` is an option of ``nbgrader autograde`` and means what it means
 there: ``--force`` regrades students already graded, ``--student`` picks students by
 pattern, ``--db`` names the gradebook, ``--CourseDirectory.student_id_exclude=a,b``...
@@ -19,7 +19,7 @@ and what happened. The results are the ones sequential ``nbgrader autograde`` gi
 same scores, comments and review flags, in the same gradebook and ``autograded/``
 folders), because nothing of grading is done here: each worker runs nbgrader's own
 ``AutogradeApp`` for one student at a time, with the course's ``nbgrader_config.py``, so
-every submission gets the hardened grader (:mod:`course.grading`) exactly as it would.
+every submission gets the hardened grader (:mod:`grader`) exactly as it would.
 
 What a parallel run adds, and how it is made safe:
 
@@ -83,7 +83,7 @@ from typing import Any, ClassVar, NamedTuple, TextIO
 from filelock import FileLock
 
 from course.cpus import usable_cpu_count
-from course.grading.coursefiles import CourseGuard
+from grader.guard import CourseGuard
 
 __all__ = [
     "CellResult",
@@ -756,7 +756,7 @@ def _init_worker(spec: _WorkerSpec) -> None:
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     if sys.platform.startswith("linux"):
-        from course.grading import privileges
+        from grader_kernel import privileges
 
         # If the command itself is killed, its workers must not go on writing grades.
         parent = os.getppid()
@@ -948,7 +948,7 @@ def _sigint_ignored() -> Iterator[None]:
 
 def _end_everything(family: Any) -> None:
     """End the workers, their kernels, and whatever those started, however deep or detached."""
-    from course.grading.processes import end_all, remove_shared_memory
+    from grader.processes import end_all, remove_shared_memory
 
     import psutil  # type: ignore[import-untyped]
 
@@ -994,8 +994,8 @@ def grade_class(assignment: str, nbgrader_args: Sequence[str] = (), *, jobs: int
 def _grade(settings: _Settings, students: list[str], jobs: int, run_dir: Path, out: TextIO) -> ClassReport:
     from nbgrader.api import Gradebook
 
-    from course.grading import privileges
-    from course.grading.processes import ProcessSet
+    from grader_kernel import privileges
+    from grader.processes import ProcessSet
 
     shared = _SharedGradebook(settings.db_url, settings.root, run_dir)
     with shared.session(), Gradebook(settings.db_url, settings.course_id) as gradebook:

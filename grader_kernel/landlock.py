@@ -137,7 +137,7 @@ class Ruleset:
 
     def restrict_self(self) -> None:
         """Enforce the rules on this thread and everything it starts (call it single-threaded)."""
-        from course.grading import privileges
+        from grader_kernel import privileges
 
         privileges.set_no_new_privs()
         if self._syscall(_SYS_RESTRICT_SELF, ctypes.c_int(self._fd), ctypes.c_uint32(0)) < 0:

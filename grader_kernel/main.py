@@ -1,12 +1,15 @@
 """The grading kernel's entry point: contain this process, install the sentinel, then run
 an ordinary IPython kernel.
 
-The grader (:class:`course.grading.kernelmanager.SandboxedKernelManager`) starts it as
-``python kernel_main.py SPEC [ipykernel arguments]`` in place of ``python -m
-ipykernel_launcher [ipykernel arguments]``, where SPEC is a JSON file in the kernel's
-private folder (see :mod:`course.grading.sandbox`). Before any student code can run it:
+The grader (:class:`grader.kernelmanager.SandboxedKernelManager`) starts it as
+``python /path/to/grader_kernel/main.py SPEC [ipykernel arguments]`` in place of
+``python -m ipykernel_launcher [ipykernel arguments]``, where SPEC is a JSON file in the
+kernel's private folder (see :mod:`grader.sandbox`). Before any student code can run it:
 
-1. reads the sentinel's key from the file SPEC names, and deletes it;
+1. reads the sentinel's key from the file SPEC names, and deletes it; imports its own
+   package from the folder this file is in, and the course's packages from the folders the
+   grader resolved (SPEC's ``code``), whatever this Python's path would find: the kernel
+   runs, and trusts, exactly the code the grader on the host chose;
 2. sets resource limits: no core files, a largest file, an address space per process,
    and a number of processes and threads (per user, so relative to what the user already
    runs, unless it runs as a user of its own);
@@ -39,7 +42,7 @@ __all__ = ["main"]
 
 
 def _log(message: str) -> None:
-    print(f"[course.grading kernel] {message}", file=sys.stderr, flush=True)
+    print(f"[grader kernel] {message}", file=sys.stderr, flush=True)
 
 
 def _count_my_tasks() -> int:
@@ -134,7 +137,7 @@ def _readable_inside(protected: Sequence[str]) -> list[str]:
 
 
 def _build_landlock(spec: dict[str, Any]) -> Any:
-    from course.grading import landlock
+    from grader_kernel import landlock
 
     abi = landlock.abi_version()
     if abi < 1:
@@ -151,6 +154,32 @@ def _build_landlock(spec: dict[str, Any]) -> Any:
     return rules
 
 
+def _load_package(name: str, folder: str) -> None:
+    """Import package ``name`` from ``folder``: its submodules come from there too."""
+    import importlib.util
+
+    init = os.path.join(folder, "__init__.py")
+    found = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[folder])
+    if found is None or found.loader is None:
+        raise ImportError(f"{name} cannot be imported from {folder}")
+    module = importlib.util.module_from_spec(found)
+    sys.modules[name] = module
+    try:
+        found.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
+
+def trusted_folders(code: dict[str, str]) -> list[str]:
+    """Where trusted code lives, resolved, each ending in a separator: the standard library,
+    this Python's installed packages, this package, and the course's packages (``code``)."""
+    trusted = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    trusted.add(os.path.dirname(os.path.realpath(__file__)))
+    trusted.update(code.values())
+    return sorted(os.path.join(os.path.realpath(p), "") for p in trusted if p)
+
+
 def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
     """Everything before the kernel starts; the key stays inside the sentinel's hook."""
     with open(spec_path) as file:
@@ -158,13 +187,17 @@ def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
     with open(spec["key_file"], "rb") as file:
         key = file.read()
     os.unlink(spec["key_file"])
+    code: dict[str, str] = {name: os.path.realpath(folder) for name, folder in spec.get("code", {}).items()}
+    for name, folder in code.items():
+        # Before Landlock is built: what is imported now stays readable (_readable_inside).
+        _load_package(name, folder)
     linux = sys.platform.startswith("linux")
     uid = spec.get("uid")
     own_user = uid is not None and hasattr(os, "geteuid") and os.geteuid() == 0
     _set_limits(spec, own_user)
     rules = _build_landlock(spec) if linux and spec.get("landlock", True) else None
     if own_user:
-        from course.grading import privileges
+        from grader_kernel import privileges
 
         assert uid is not None
         keep: set[int] = set()
@@ -180,13 +213,11 @@ def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
     if rules is not None:
         rules.restrict_self()
     if linux:
-        from course.grading import privileges
+        from grader_kernel import privileges
 
         privileges.set_dumpable(False)
-    trusted = {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
-    trusted.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the course package
-    trusted_paths = sorted(os.path.join(os.path.realpath(p), "") for p in trusted if p)
-    from course.grading import sentinel
+    trusted_paths = trusted_folders(code)
+    from grader_kernel import sentinel
 
     sentinel.install(key, trusted_paths, spec.get("preimport", []))
     return spec, trusted_paths
@@ -194,8 +225,10 @@ def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
 
 def main(argv: list[str]) -> None:
     """``argv``: the spec file, then the arguments for IPython's kernel application."""
-    if sys.path and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
+    here = os.path.dirname(os.path.realpath(__file__))
+    if sys.path and os.path.realpath(sys.path[0]) == here:
         del sys.path[0]  # this folder is not a place to import from
+    _load_package("grader_kernel", here)  # this very grader's, not whatever the path finds
     spec, _ = _prepare(argv[0])
     import importlib.util
 

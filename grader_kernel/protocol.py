@@ -39,11 +39,11 @@ __all__ = [
 ]
 
 #: The audit event a stub raises to open its sealed cell; the sentinel hands the code back.
-AUDIT_EVENT = "course.grading.cell"
+AUDIT_EVENT = "grader.cell"
 #: The audit event the opened cell's own code raises with its outcome.
-OUTCOME_EVENT = "course.grading.outcome"
+OUTCOME_EVENT = "grader.outcome"
 #: The audit event a stub raises when its cell has ended; the sentinel signs the verdict.
-DONE_EVENT = "course.grading.done"
+DONE_EVENT = "grader.done"
 #: The MIME type of the display message that carries a signed verdict.
 MIMETYPE = "application/x.course-grading-verdict+json"
 KEY_BYTES = 32
