@@ -56,6 +56,11 @@ def _table(with_uid: bool) -> dict[int, _Entry]:
     """Every process on the machine: parent, user, threads, resident memory."""
     table: dict[int, _Entry] = {}
     if _LINUX:
+        # /proc read by hand, not psutil: the watchdog reads the whole table five times a
+        # second, and end_all re-reads it every 20 ms while it kills. Measured with 474
+        # processes: 9.7 ms here against 40 ms with psutil.process_iter (31 ms asking only
+        # for what /proc/PID/stat holds); 1.2 ms against 5.7 ms with 75. One file per
+        # process here, three and a Process object each there.
         for name in os.listdir("/proc"):
             if not name.isdigit():
                 continue

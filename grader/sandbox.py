@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from grader_kernel import protocol
 
@@ -129,13 +129,14 @@ class _UserLease:
     """A user id that no account and no other grader is using, held until released."""
 
     def __init__(self, base: int, span: int = 4096) -> None:
-        import fcntl
         import pwd
+
+        from filelock import Timeout, UnixFileLock
 
         locks = Path(tempfile.gettempdir()) / "course-grading-users"
         locks.mkdir(mode=0o700, exist_ok=True)
         start = os.getpid() % span
-        self._file: IO[bytes] | None = None
+        self._lock: UnixFileLock | None = None
         for offset in range(span):
             uid = base + (start + offset) % span
             try:
@@ -143,20 +144,24 @@ class _UserLease:
                 continue  # a real account
             except KeyError:
                 pass
-            file = open(locks / f"{uid}.lock", "wb")
+            # An OS lock (flock), which the kernel releases if the grader dies; not
+            # thread-local, since the lease may be released from another thread.
+            lock = UnixFileLock(str(locks / f"{uid}.lock"), thread_local=False)
             try:
-                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                file.close()
+                lock.acquire(timeout=0)
+            except Timeout:
                 continue
-            self.uid, self._file = uid, file
+            if not isinstance(lock, UnixFileLock):  # newer filelock falls back to a lock file without flock
+                lock.release()
+                raise RuntimeError(f"{locks} does not support flock: user ids cannot be leased safely")
+            self.uid, self._lock = uid, lock
             return
         raise RuntimeError(f"no free user id between {base} and {base + span}")
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 class Sandbox:

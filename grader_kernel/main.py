@@ -47,6 +47,10 @@ def _log(message: str) -> None:
 
 def _count_my_tasks() -> int:
     """Processes and threads this user runs now (what RLIMIT_NPROC counts), Linux only."""
+    # /proc by hand, not psutil: this runs in the kernel before confinement and the
+    # sentinel, where what is imported is kept to the standard library and the code the
+    # grader chose (all of it trusted, and kept readable under Landlock); psutil would be
+    # one more package to trust there, for a count taken once per kernel.
     me, total = os.getuid(), 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
