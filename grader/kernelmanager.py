@@ -10,13 +10,33 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
+import grader_kernel
 from grader.sandbox import KernelFiles
 
-__all__ = ["SandboxedKernelManager", "wrap_command"]
+__all__ = ["SandboxedKernelManager", "check_installation", "wrap_command"]
 
 # The kernel's entry point, run by its file path (not ``-m``, which would search the
-# submission's folder first): grader_kernel/main.py of this very grader.
-KERNEL_MAIN = str(Path(__file__).resolve().parent.parent / "grader_kernel" / "main.py")
+# submission's folder first): main.py of the very grader_kernel package this process
+# imported, whose protocol seals the cells. Not the folder beside grader/: nbgrader puts
+# the folder it starts in first on sys.path, so grader/ and grader_kernel/ may come from
+# different places (a course folder with an older grader/ beside an installed grader).
+KERNEL_MAIN = str(Path(grader_kernel.__file__ or "").resolve().parent / "main.py")
+
+
+def check_installation() -> None:
+    """Refuse to grade with a grader/ and a grader_kernel/ from two different copies of the
+    course (the host would seal cells for, and write specs to, a kernel of another version)."""
+    host = Path(__file__).resolve().parent.parent
+    kernel = Path(KERNEL_MAIN).parent.parent
+    if host != kernel or not Path(KERNEL_MAIN).is_file():
+        raise ImportError(
+            f"the grader is imported from {host} but its kernel from {kernel}: two copies of the course are "
+            "mixed. Grade from the course folder with an environment whose grader is that folder's "
+            "(pip install -e .), or remove the grader/ and grader_kernel/ folders from the course folder so "
+            "that the installed grader is used.")
+
+
+check_installation()
 _LAUNCHERS = ("ipykernel_launcher", "ipykernel")
 
 

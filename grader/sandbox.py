@@ -181,6 +181,7 @@ class Sandbox:
         self.log = log
         self.notes: list[str] = []
         self._folders: list[Path] = []
+        self._links: Path | None = None
         self._lease: _UserLease | None = None
         self.uid: int | None = None
         self.grader_ids = (os.getuid(), os.getgid()) if hasattr(os, "getuid") else (0, 0)
@@ -211,6 +212,7 @@ class Sandbox:
         _copy_matplotlib_files(folder / "matplotlib")
         key = protocol.new_key()
         key_file = folder / "key"
+        code = course_code(self.course_root, self.preimport)
         with open(key_file, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as file:
             file.write(key)
         spec = {
@@ -225,7 +227,7 @@ class Sandbox:
             "protected": self.hidden_folders(),
             "writable": [str(self.submission), str(folder)],
             "preimport": self.preimport,
-            "code": course_code(self.course_root, self.preimport),
+            "code": code,
         }
         spec_path = folder / "spec.json"
         spec_path.write_text(json.dumps(spec))
@@ -234,11 +236,32 @@ class Sandbox:
         env.update(HOME=str(folder / "home"), TMPDIR=tmp, TEMP=tmp, TMP=tmp, IPYTHONDIR=str(folder / "ipython"),
                    MPLCONFIGDIR=str(folder / "matplotlib"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
                    USER="student", LOGNAME="student")
+        links = self._code_links(code)
+        if links is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(links), env.get("PYTHONPATH")]))
         if self.uid is not None:
             _lchown_tree(folder, self.uid, self.uid)
             os.chown(key_file, 0, 0)  # read by the kernel while it is still root, then deleted
             os.chown(spec_path, 0, 0)
         return KernelFiles(folder, key, spec_path, env, folder / "connection.json")
+
+    def _code_links(self, code: Mapping[str, str]) -> Path | None:
+        """A folder of links, each package of ``code`` to its folder, first on the kernel's
+        PYTHONPATH: its child processes (spawn, forkserver, subprocess) then import the
+        packages the kernel was given, not what their environment would find. It is the
+        grader's, outside the kernel's folders: the kernel can read it, not change it."""
+        if self._links is None and code:
+            links = Path(tempfile.mkdtemp(prefix="course-grading-code-"))
+            try:
+                for name, folder in code.items():
+                    (links / name).symlink_to(folder, target_is_directory=True)
+            except OSError as error:  # e.g. Windows without the right to make symbolic links
+                self.log.warning("Child processes import the course's packages from their environment: %s", error)
+                shutil.rmtree(links, ignore_errors=True)
+                return None
+            links.chmod(0o755)
+            self._links = links
+        return self._links
 
     def discard_folders(self) -> None:
         """Remove the private folders of kernels that have ended (before the next starts)."""
@@ -257,6 +280,9 @@ class Sandbox:
         for folder in self._folders:
             shutil.rmtree(folder, ignore_errors=True)
         self._folders.clear()
+        if self._links is not None:
+            shutil.rmtree(self._links, ignore_errors=True)
+            self._links = None
         if self._lease is not None:
             self._lease.release()
             self._lease = None

@@ -184,6 +184,51 @@ def trusted_folders(code: dict[str, str]) -> list[str]:
     return sorted(os.path.join(os.path.realpath(p), "") for p in trusted if p)
 
 
+def _inside(path: str, folders: Iterable[str]) -> bool:
+    return any(os.path.join(path, "").startswith(os.path.join(folder, "")) for folder in folders)
+
+
+def _resolve_code(spec: dict[str, Any], private: str) -> dict[str, str]:
+    """The packages to load and trust besides the standard library and installed packages:
+    those the grader resolved (SPEC's ``code``), then those of the tests' modules that this
+    Python finds elsewhere (an editable install of its own), by their real locations.
+
+    Never a folder a student can write: the kernel's own folders, and the temporary folders
+    anyone can write (a package found there is left to load untrusted, and arming says so).
+    """
+    import importlib.util
+
+    writable = [os.path.realpath(p) for p in (*spec.get("writable", []), private, "/tmp", "/var/tmp", "/dev/shm")]
+    code: dict[str, str] = {}
+    for name, folder in spec.get("code", {}).items():
+        real = os.path.realpath(folder)
+        if _inside(real, [os.path.realpath(p) for p in (*spec.get("writable", []), private)]):
+            _log(f"not trusting {name} in {real}: the notebook can write there")
+            continue
+        code[name] = real
+    trusted = tuple(trusted_folders(code))
+    for name in sorted({module.split(".")[0] for module in spec.get("preimport", [])} - set(code)):
+        if name in sys.builtin_module_names or name in sys.stdlib_module_names:
+            continue
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if found is None:
+            continue  # a module the notebook writes, or missing: its test fails, as it would anyway
+        locations = list(found.submodule_search_locations or [])
+        where = os.path.realpath(locations[0] if len(locations) == 1 else found.origin or "")
+        if os.path.join(where, "").startswith(trusted):
+            continue
+        if len(locations) == 1 and not _inside(where, writable):
+            code[name] = where
+        else:
+            # Only a package's own folder is trusted, never the folder a lone module sits in.
+            why = "a folder anyone can write" if _inside(where, writable) else "outside any package"
+            _log(f"the tests import {name} from {where} ({why}): not trusted")
+    return code
+
+
 def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
     """Everything before the kernel starts; the key stays inside the sentinel's hook."""
     with open(spec_path) as file:
@@ -191,7 +236,7 @@ def _prepare(spec_path: str) -> tuple[dict[str, Any], list[str]]:
     with open(spec["key_file"], "rb") as file:
         key = file.read()
     os.unlink(spec["key_file"])
-    code: dict[str, str] = {name: os.path.realpath(folder) for name, folder in spec.get("code", {}).items()}
+    code = _resolve_code(spec, os.path.dirname(os.path.realpath(spec_path)))
     for name, folder in code.items():
         # Before Landlock is built: what is imported now stays readable (_readable_inside).
         _load_package(name, folder)
@@ -241,9 +286,9 @@ def main(argv: list[str]) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(argv[1:])  # type: ignore[no-untyped-call]
+    app.initialize(argv[1:])
     del spec
-    app.start()  # type: ignore[no-untyped-call]
+    app.start()
 
 
 if __name__ == "__main__":

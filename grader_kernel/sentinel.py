@@ -537,6 +537,16 @@ def _arm(state: _State, shell: Any) -> None:
             importlib.import_module(name)
         except Exception:  # a missing module fails the test that imports it, as it would anyway
             continue
+    # What the tests import must be what the kernel trusts (see grader_kernel.main): else
+    # its checks would be refused as untrusted and every test fail. Modules in the
+    # notebook's own folder are the student's, and untrusted by design.
+    here = os.path.join(os.path.realpath(os.getcwd()), "")
+    elsewhere = {name: os.path.realpath(file) for name in state.preimport
+                 if isinstance(file := getattr(sys.modules.get(name), "__file__", None), str)}
+    untrusted = [f"{name} ({file})" for name, file in sorted(elsewhere.items())
+                 if not file.startswith(state.trusted_paths) and not file.startswith(here)]
+    if untrusted:
+        raise RuntimeError(f"the tests' modules load from where the grader does not trust: {', '.join(untrusted)}")
     modules = {"inspect": inspect, "traceback": traceback, "logging": logging}
     for module_name, names in _FRAME_EXPORTERS:
         for name in names:
