@@ -35,36 +35,7 @@ c.Execute.startup_timeout = 120
 
 # --- Grading instructors can trust (grader/; README "Grading safely") -------------
 # Plain `nbgrader autograde` runs each submission bounded, contained and tamper-resistant:
-# these lists are nbgrader 0.9's own, with the course's preprocessors in three places.
-# Strings, so that loading this file (every nbgrader command does) imports nothing.
-c.Autograde.sanitize_preprocessors = [
-    "nbgrader.preprocessors.ClearOutput",
-    # First: rebuild graded and locked cells from the gradebook (edited metadata, deleted or
-    # duplicated test cells), before nbgrader's checks can drop the submission over them.
-    "grader.sanitize.RestoreGradedCells",
-    "nbgrader.preprocessors.DeduplicateIds",
-    "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-c.Autograde.autograde_preprocessors = [
-    # In place of nbgrader's Execute: bounded, contained, never dropping a submission.
-    "grader.execute.HardenedExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    # After the scores are saved: mark what the grader could not trust for review.
-    "grader.review.FlagForReview",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-# Bounds on each notebook. An honest notebook of this course runs in under 20 s; a cell may
-# run for Execute.timeout (above). The total covers a few hung cells and kernel restarts.
-c.HardenedExecute.total_seconds = 180  # the whole notebook, restarts included
-c.HardenedExecute.answer_timeout = 20  # an answer cell defines functions; it does not compute
-c.HardenedExecute.max_tasks = 256  # processes + threads at once (a Pool of 8 and the kernel use ~40)
-c.HardenedExecute.memory_mb = 2048  # resident memory of all of the notebook's processes together
-c.HardenedExecute.output_kb = 4096  # output kept per notebook; a flood is cut and interrupted
-c.HardenedExecute.disk_mb = 1024  # files written in all (its folder, temporary files, shared memory)
-c.HardenedExecute.max_restarts = 3  # kernel restarts after a death or hang, then the rest is not run
+# grader.config holds those settings (nbgrader's own autograde tests run against them too).
+from grader.config import configure  # noqa: E402 -- after get_config(), as nbgrader expects
+
+configure(c)

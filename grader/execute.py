@@ -8,10 +8,12 @@ and adds:
   it), a shorter timeout for answer cells (they define functions; they do not compute),
   a cap on processes and threads, on memory, and on the output kept.
 * **Containment.** The kernel starts contained (:mod:`grader.sandbox`): on Linux as
-  a user of its own when grading as root, in a Landlock sandbox, with an environment that
-  does not say it is being graded. After the notebook, and after every kernel death,
-  every process it started is ended (:mod:`grader.processes`), and the course's
-  files are checked and put back (:mod:`grader.guard`).
+  a user of its own when grading as root, in a Landlock sandbox, with none of the
+  grader's environment but what a Python needs and nbgrader's ``NBGRADER_EXECUTION``.
+  After the notebook, and after every kernel death, every process it started is ended
+  (:mod:`grader.processes`), and the course's files are checked and put back
+  (:mod:`grader.guard`). Modules submitted beside the notebook are removed; nbgrader's
+  own files there are held out of the kernel's reach while it runs.
 * **No silent drops.** A kernel that dies (a crash, ``os._exit``, a cap exceeded) is
   restarted, the cells before the one it died in are run again except the tests (so that
   later exercises are still graded), and grading goes on; a cell that could not run gets an
@@ -37,8 +39,9 @@ import contextlib
 import copy
 import dataclasses
 import json
-import os
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
+from nbgrader.coursedir import CourseDirectory  # type: ignore[import-untyped]
 from nbgrader.preprocessors import Execute  # type: ignore[import-untyped]
 from traitlets import Bool, Float, Integer, List, Unicode
 
@@ -55,9 +59,16 @@ from grader.guard import CourseGuard
 from grader.kernelmanager import SandboxedKernelManager
 from grader.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
 from grader.sandbox import LINUX, Limits, Sandbox
+from grader.sanitize import fit_cell
 from grader_kernel import privileges, protocol
 
-__all__ = ["HardenedExecute"]
+__all__ = ["HardenedExecute", "notes_cell", "shadows_imports"]
+
+# What Python can import from the notebook's folder (its own suffixes, and those of other
+# versions and platforms): a submitted module of a name the tests import would replace it.
+_IMPORT_SUFFIXES = (".py", ".pyc", ".pyo", ".pyw", ".pyd", ".so")
+# nbgrader's own files in the autograded folder, besides the assignment's notebooks.
+_NBGRADER_FILES = ("timestamp.txt",)
 
 # Modules every test leans on, snapshotted even when no test cell imports them by name.
 _ALWAYS_PREIMPORT = ("course.checks", "course.workers", "course.capture", "multiprocessing.pool",
@@ -68,6 +79,20 @@ _ALWAYS_PREIMPORT = ("course.checks", "course.workers", "course.capture", "multi
 
 def _node(**fields: Any) -> NotebookNode:
     return NotebookNode(fields)  # type: ignore[no-untyped-call]
+
+
+def notes_cell(nb: NotebookNode, notes: list[str]) -> NotebookNode:
+    """The **Grading notes** cell at the top of a graded notebook."""
+    text = "**Grading notes** (written by the grader)\n\n" + "\n".join(f"* {note}" for note in notes)
+    cell = fit_cell(nb, nbformat.v4.new_markdown_cell(text))  # type: ignore[no-untyped-call]
+    cell.metadata["course_grading"] = True
+    return cell
+
+
+def shadows_imports(relative: str) -> bool:
+    """Whether a file at ``relative`` in the notebook's folder is one Python could import
+    there (a module, a compiled module, or a file of a package)."""
+    return relative.lower().endswith(_IMPORT_SUFFIXES)
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -167,7 +192,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         "When grading as root on Linux, each notebook's kernel runs as an unused user id from "
         "this one upward (no account needed). 0 runs it as the grader's user.")).tag(config=True)
     keep_extra_files = Bool(False, help=(
-        "Keep files a student submitted beside the notebook. They are removed by default: a "
+        "Keep modules a student submitted beside the notebook (.py, .pyc, .so, ... files not in "
+        "the source folder nor in Autograde.exclude_overwriting). They are removed by default: a "
         "submitted module (course.so, multiprocessing/...) would shadow the one the tests import.")
     ).tag(config=True)
     kernel_env_keep = List(Unicode(), help=(
@@ -201,18 +227,19 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         run = _Run(limits=limits, deadline=started + limits.total_seconds,
                    kinds=[_kind(cell) if cell.cell_type == "code" else "markdown" for cell in cells])
         self._grading = run
-        course_root = Path(os.getcwd())  # nbgrader runs converters from the course root
+        coursedir = CourseDirectory(config=self.config)
+        course_root = Path(coursedir.root).resolve()
         submission = Path(resources.get("metadata", {}).get("path") or ".").resolve()
         info = resources.get("nbgrader", {})
         notebook_name = info.get("notebook", "")
         assignment = info.get("assignment", "")
-        self._scan_answers(run, nb, course_root / "source" / assignment / f"{notebook_name}.ipynb")
-        self._remove_extra_files(run, submission, course_root / "source" / assignment, notebook_name, assignment)
+        source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+        self._scan_answers(run, nb, source / f"{notebook_name}.ipynb")
+        self._remove_extra_files(run, submission, source, assignment)
         # The sanitized notebook in the submission folder holds the hidden tests: the kernel
         # must not read it. nbgrader writes the graded notebook there afterwards.
         with contextlib.suppress(OSError):
             (submission / f"{notebook_name}.ipynb").unlink()
-        run.initial_files = {path.relative_to(submission) for path in submission.rglob("*")}
         gradebook = _gradebook_path(info.get("db_url", ""))
         guard = CourseGuard(course_root, gradebook, [submission], shared=self.shared_course)
         preimport = sorted({name for cell, kind in zip(cells, run.kinds) if kind in ("test", "locked")
@@ -231,6 +258,10 @@ class HardenedExecute(Execute):  # type: ignore[misc]
                             max_disk=self.disk_mb * 2**20, folders=lambda: [str(submission), *sandbox.folders()])
         watchdog.start()
         self._watchdog = watchdog
+        # nbgrader's own files there (the submission time, the assignment's other notebooks,
+        # graded or not) wait outside the kernel's reach, and come back as they were.
+        held = _hold(submission, notebook_name)
+        run.initial_files = {path.relative_to(submission) for path in submission.rglob("*")}
         try:
             self._run_sync(run)
         finally:
@@ -250,6 +281,7 @@ class HardenedExecute(Execute):  # type: ignore[misc]
             if LINUX and not reaper:
                 with contextlib.suppress(OSError):
                     privileges.set_child_subreaper(False)
+            _give_back(held, submission)  # the kernel has gone; close() gives them back to the grader's user
             sandbox.close()
             changes = guard.check_and_restore()
             guard.close()
@@ -292,7 +324,11 @@ class HardenedExecute(Execute):  # type: ignore[misc]
     async def _execute_notebook(self, run: _Run) -> None:
         cells = self.nb.cells
         index = 0
-        need_kernel = True
+        # Started before the first cell even when no cell has code, as nbgrader's Execute
+        # does: a kernel that cannot start before any student code ran (a kernelspec the
+        # machine lacks) is nbgrader's error for this submission, as without this grader.
+        await self._start_kernel(run, 0)
+        need_kernel = False
         while index < len(cells):
             cell = cells[index]
             if cell.cell_type != "code" or not cell.source.strip():
@@ -626,21 +662,21 @@ class HardenedExecute(Execute):  # type: ignore[misc]
                 # Such code can aim at any test of the notebook: all of them are flagged.
                 run.flag("", f"{label}, {finding}")
 
-    def _remove_extra_files(self, run: _Run, submission: Path, source: Path, notebook: str, assignment: str) -> None:
-        """Files submitted beside the notebook could shadow modules the tests import."""
+    def _remove_extra_files(self, run: _Run, submission: Path, source: Path, assignment: str) -> None:
+        """Modules submitted beside the notebook could shadow those the tests import. Other
+        files stay, as nbgrader keeps them (data, timestamp.txt, the other notebooks)."""
         if self.keep_extra_files or not submission.is_dir():
             return
-        allowed = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()} if source.is_dir() else set()
-        excluded = self.config.get("Autograde", {}).get("exclude_overwriting", {}).get(assignment, [])
-        allowed |= set(excluded) | {f"{notebook}.ipynb"}
+        # The source folder's files (nbgrader copied them over the student's) and those the
+        # instructor lets students hand in (Autograde.exclude_overwriting) are the course's.
+        allowed = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
+        allowed |= set(self.config.get("Autograde", {}).get("exclude_overwriting", {}).get(assignment, []))
         removed = []
         for path in sorted(submission.rglob("*"), reverse=True):
             relative = path.relative_to(submission).as_posix()
             if path.is_dir() and not path.is_symlink():
-                with contextlib.suppress(OSError):
-                    path.rmdir()  # only if emptied
                 continue
-            if relative not in allowed:
+            if shadows_imports(relative) and relative not in allowed:
                 removed.append(relative)
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -672,16 +708,41 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         for note in run.notes:
             self.log.warning("%s", note)
         if run.notes:
-            text = "**Grading notes** (written by the grader)\n\n" + "\n".join(f"* {note}" for note in run.notes)
-            cell = nbformat.v4.new_markdown_cell(text)  # type: ignore[no-untyped-call]
-            cell.metadata["course_grading"] = True
-            nb.cells.insert(0, cell)
+            nb.cells.insert(0, notes_cell(nb, run.notes))
 
 
 async def _ensure(value: Any) -> Any:
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
         return await value
     return value
+
+
+def _hold(submission: Path, notebook: str) -> Path | None:
+    """Move nbgrader's files out of the submission folder (see ``_give_back``): a folder
+    only the grader can read, or None if there was nothing to hold."""
+    files = [path for path in submission.glob("*") if path.is_file() and not path.is_symlink()
+             and (path.name in _NBGRADER_FILES or (path.suffix == ".ipynb" and path.name != f"{notebook}.ipynb"))]
+    if not files:
+        return None
+    held = Path(tempfile.mkdtemp(prefix="course-grading-held-"))
+    for path in files:
+        shutil.move(path, held / path.name)
+    return held
+
+
+def _give_back(held: Path | None, submission: Path) -> None:
+    """Put the held files back, over anything the notebook wrote in their place."""
+    if held is None:
+        return
+    for path in held.iterdir():
+        target = submission / path.name
+        with contextlib.suppress(OSError):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        shutil.move(path, target)
+    shutil.rmtree(held, ignore_errors=True)
 
 
 def _gradebook_path(db_url: str) -> Path | None:

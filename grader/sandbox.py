@@ -39,9 +39,12 @@ __all__ = ["KernelFiles", "Limits", "Sandbox", "course_code", "kernel_environmen
 LINUX = sys.platform.startswith("linux")
 
 # What the kernel inherits from the grader's environment: what a Python needs to run and
-# to find its packages and kernels, and nothing that tells it it is being graded
-# (NBGRADER_*), nor the grader's secrets. Names ending in "*" are prefixes.
-_KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
+# to find its packages and kernels, and NBGRADER_EXECUTION, nbgrader's documented way for a
+# notebook to know it is being autograded (hiding it protected nothing: tests run sealed,
+# whatever the answers detect). Not the grader's secrets, nor its other variables (pytest's,
+# the course's). Names ending in "*" are prefixes.
+_KEEP_ENV = ("NBGRADER_EXECUTION",
+             "PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING",
              "PYTHONUTF8", "PYTHONWARNINGS", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV", "CONDA_*", "LD_LIBRARY_PATH",
              "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_PLATFORM_DIRS", "JUPYTER_CONFIG_DIR", "MPLBACKEND",
              "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "SYSTEMROOT", "COMSPEC", "PATHEXT",

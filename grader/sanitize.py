@@ -28,7 +28,7 @@ from nbformat import NotebookNode
 from nbgrader.api import Gradebook  # type: ignore[import-untyped]
 from nbgrader.preprocessors import NbGraderPreprocessor  # type: ignore[import-untyped]
 
-__all__ = ["RestoreGradedCells"]
+__all__ = ["RestoreGradedCells", "fit_cell"]
 
 _SCHEMA = 3
 
@@ -81,8 +81,8 @@ class RestoreGradedCells(NbGraderPreprocessor):  # type: ignore[misc]
             if not (grade_id in grades or source.locked or grade_id in tasks):
                 continue
             self.log.warning("Cell %s is missing from the submission: put back", grade_id)
-            cell = (nbformat.v4.new_code_cell(source.source) if source.cell_type == "code"  # type: ignore[no-untyped-call]
-                    else nbformat.v4.new_markdown_cell(source.source))  # type: ignore[no-untyped-call]
+            cell = fit_cell(nb, nbformat.v4.new_code_cell(source.source) if source.cell_type == "code"  # type: ignore[no-untyped-call]
+                            else nbformat.v4.new_markdown_cell(source.source))  # type: ignore[no-untyped-call]
             cell.metadata["nbgrader"] = _metadata(grade_id, source, grades, solutions, tasks)
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
@@ -90,6 +90,14 @@ class RestoreGradedCells(NbGraderPreprocessor):  # type: ignore[misc]
             earlier = [before[name] for name in order[: position[grade_id]] if name in before]
             nb.cells.insert(max(earlier) + 1 if earlier else len(nb.cells), cell)
             seen.add(grade_id)
+
+
+def fit_cell(nb: NotebookNode, cell: NotebookNode) -> NotebookNode:
+    """``cell`` (made by nbformat.v4) fitted to ``nb``'s format: cells have ids from
+    nbformat 4.5 on, and an older notebook with one fails validation when written."""
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 5)) < (4, 5):
+        cell.pop("id", None)
+    return cell
 
 
 def _metadata(grade_id: str, source: Any, grades: dict[str, Any], solutions: set[str],

@@ -141,12 +141,14 @@ def test_sealed_cells_cannot_be_read_altered_or_forged():
 
 
 def test_kernel_environment_does_not_give_the_grader_away():
+    """Only NBGRADER_EXECUTION, nbgrader's documented signal (README "Grading safely")."""
     from grader.sandbox import kernel_environment
 
     grader = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "NBGRADER_EXECUTION": "autograde", "NBGRADER_VALIDATING": "1",
               "PYTEST_CURRENT_TEST": "x", "PYTEST_XDIST_WORKER": "gw0", "GITHUB_TOKEN": "secret", "AWS_SECRET": "s",
               "JUPYTER_PATH": "/j", "LC_ALL": "C", "SSH_AUTH_SOCK": "/tmp/agent", "COURSE_TEST_PYTHONS": "3.11"}
-    assert kernel_environment(grader) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "JUPYTER_PATH": "/j", "LC_ALL": "C"}
+    assert kernel_environment(grader) == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "JUPYTER_PATH": "/j", "LC_ALL": "C",
+                                          "NBGRADER_EXECUTION": "autograde"}
     assert kernel_environment(grader, ["AWS_*"]) == {**kernel_environment(grader), "AWS_SECRET": "s"}
 
 
