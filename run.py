@@ -53,7 +53,7 @@ def requirements_digest() -> str:
 
 def ensure_environment() -> None:
     """Create .venv and install requirements.txt, unless that was done for this exact file."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 -- this runs under any python3, before .venv exists
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}. "
                  "Run this script with a newer python3.")
     wanted = requirements_digest()

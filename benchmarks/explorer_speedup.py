@@ -30,7 +30,8 @@ def main() -> int:
     arguments = parser.parse_args()
     tasks, task_seconds, repeats = (4, 0.02, 1) if arguments.quick else (16, 0.1, arguments.repeats)
 
-    print(f"Python {sys.version.split()[0]}, {usable_cpu_count()} usable CPUs; {tasks} CPU-bound tasks of about {task_seconds} s")
+    print(f"Python {sys.version.split()[0]}, {usable_cpu_count()} usable CPUs; "
+          f"{tasks} CPU-bound tasks of about {task_seconds} s")
     print(f"{'start method':>12} {'executor':>9}  speed-up with 2 workers over 1 (each run; median)")
     medians = {}
     for method in multiprocessing.get_all_start_methods():
@@ -38,7 +39,8 @@ def main() -> int:
             if executor == "threads" and method != multiprocessing.get_all_start_methods()[0]:
                 continue  # threads have no start method: measure them once
             explorer = WorkerExplorer(
-                workload="cpu", executor=executor, workers=2, tasks=tasks, task_seconds=task_seconds, start_method=method
+                workload="cpu", executor=executor, workers=2, tasks=tasks, task_seconds=task_seconds,
+                start_method=method,
             )
             speedups = [explorer.run().speedup(2) for _ in range(repeats)]
             medians[method, executor] = statistics.median(speedups)

@@ -82,7 +82,7 @@ def execution_seconds(notebook: Path) -> float:
     cells = json.loads(notebook.read_text())["cells"]
     stamps = [(c["metadata"]["execution"]["iopub.execute_input"], c["metadata"]["execution"]["shell.execute_reply"])
               for c in cells if c["cell_type"] == "code" and "execution" in c.get("metadata", {})]
-    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
     return (max(parse(end) for _, end in stamps) - min(parse(start) for start, _ in stamps)).total_seconds()
 
 

@@ -27,8 +27,8 @@ from typing import Any, NoReturn
 __all__ = [
     "PoolSpy",
     "call_in_fork",
-    "can_pin",
     "call_with_timeout",
+    "can_pin",
     "describe_call",
     "patched",
     "pinned_to_one_cpu",
@@ -133,7 +133,8 @@ def call_in_fork(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0,
     return value
 
 
-def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> NoReturn:
+def _report_from_copy(write_fd: int, func: Callable[..., Any], args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> NoReturn:
     """In the forked copy: run the call, pickle its outcome into ``write_fd``, and exit."""
     me = os.getpid()
     os.setpgid(0, 0)  # a group of its own, so that everything it starts can be killed at once

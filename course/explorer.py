@@ -64,11 +64,14 @@ class WorkerExplorer:
             raise ValueError(f"workers={workers} is more than the slider's {most}: use at most {most}")
 
         style = {"description_width": "initial"}
-        self.workers_slider = widgets.IntSlider(value=workers, min=1, max=most, description="workers (most):", style=style)
+        self.workers_slider = widgets.IntSlider(value=workers, min=1, max=most, description="workers (most):",
+                                                style=style)
         self.tasks_slider = widgets.IntSlider(value=tasks, min=1, max=64, description="tasks:", style=style)
-        self.executor_buttons = widgets.ToggleButtons(options=list(EXECUTORS), value=executor, description="executor:", style=style)
+        self.executor_buttons = widgets.ToggleButtons(options=list(EXECUTORS), value=executor, description="executor:",
+                                                      style=style)
         self.workload_dropdown = widgets.Dropdown(
-            options=[(_WORKLOAD_LABELS[key], key) for key in WORKLOADS], value=workload, description="workload:", style=style
+            options=[(_WORKLOAD_LABELS[key], key) for key in WORKLOADS], value=workload, description="workload:",
+            style=style,
         )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
@@ -138,7 +141,8 @@ class WorkerExplorer:
     def _set(slider: Any, value: int) -> None:
         # A slider silently clamps a value outside its range; say so instead.
         if not isinstance(value, int) or not slider.min <= value <= slider.max:
-            raise ValueError(f"{slider.description.rstrip(':')} must be a whole number from {slider.min} to {slider.max}, not {value!r}")
+            raise ValueError(f"{slider.description.rstrip(':')} must be a whole number "
+                             f"from {slider.min} to {slider.max}, not {value!r}")
         slider.value = value
 
     # --- running ----------------------------------------------------------------------------
@@ -190,7 +194,7 @@ class WorkerExplorer:
             raise RuntimeError("nothing measured yet: press Run or call .run() first")
         # The image widget already holds this figure's PNG: drawing it again costs a CPU
         # fifth of a second, which a graded notebook's time budget feels.
-        display(Image(bytes(self.image.value) or png_bytes(self.figure)))  # type: ignore[no-untyped-call]
+        display(Image(bytes(self.image.value) or png_bytes(self.figure)))
 
     def _measure(self) -> None:
         # The controls' current values; the rest as given to __init__. replace() validates again.

@@ -163,7 +163,8 @@ class LocalServer:
         """The TCP port the server listens on."""
         return self._running().server_address[1]
 
-    def url(self, path: str = "/", *, delay: float | None = None, status: int | None = None, size: int | None = None) -> str:
+    def url(self, path: str = "/", *, delay: float | None = None, status: int | None = None,
+            size: int | None = None) -> str:
         """A URL on this server; ``delay``, ``status`` and ``size`` set how it is answered."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', like '/page/1', not {path!r}")
@@ -183,7 +184,8 @@ class LocalServer:
         suffix = "?" + urllib.parse.urlencode(query) if query else ""
         return f"http://127.0.0.1:{self.port}{path}{suffix}"
 
-    def urls(self, count: int, *, delay: float | None = None, status: int | None = None, size: int | None = None) -> list[str]:
+    def urls(self, count: int, *, delay: float | None = None, status: int | None = None,
+             size: int | None = None) -> list[str]:
         """``count`` URLs, ``/page/0`` to ``/page/<count-1>``, answered as ``url()`` says."""
         return [self.url(f"/page/{n}", delay=delay, status=status, size=size) for n in range(count)]
 
@@ -208,7 +210,9 @@ class LocalServer:
 
     def _running(self) -> _Server:
         if self._httpd is None:
-            raise RuntimeError("the server is not running: use it inside 'with LocalServer() as server:' or call start()")
+            raise RuntimeError(
+                "the server is not running: use it inside 'with LocalServer() as server:' or call start()"
+            )
         return self._httpd
 
 

@@ -49,7 +49,7 @@ def measurements_figure(measurements: Measurements) -> Figure:
 
     records = measurements.timeline
     colors = [f"C{n % 10}" for n in range(len(records))]
-    for record, color in zip(records, colors):
+    for record, color in zip(records, colors, strict=True):
         lane = (record.worker - 0.4, 0.8)
         if record.running:
             # A CPU-bound task: its whole span pale, and solid only where it actually ran,
@@ -60,7 +60,8 @@ def measurements_figure(measurements: Measurements) -> Figure:
             timeline_axes.broken_barh([(record.start, record.end - record.start)], lane, color=color)
         if len(records) <= 32:  # numbered, so a task's wait for a free worker can be followed
             middle = (record.start + record.end) / 2
-            timeline_axes.text(middle, record.worker, str(record.task), ha="center", va="center", color="white", fontsize="small")
+            timeline_axes.text(middle, record.worker, str(record.task), ha="center", va="center", color="white",
+                               fontsize="small")
     lanes = max((record.worker for record in records), default=-1) + 1
     timeline_axes.set_yticks(range(lanes))
     timeline_axes.set(

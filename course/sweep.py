@@ -142,7 +142,8 @@ class Measurements:
             if point.workers == workers:
                 return point.speedup
         measured = [point.workers for point in self.points]
-        raise KeyError(f"{workers} workers were not measured (measured: {measured}): raise the workers slider to reach it")
+        raise KeyError(f"{workers} workers were not measured (measured: {measured}): "
+                       "raise the workers slider to reach it")
 
     @property
     def timeline(self) -> tuple[TaskRecord, ...]:
@@ -157,8 +158,9 @@ class Measurements:
             f"usable CPUs: {self.usable_cpus}",
             f"{'workers':>7} {'seconds':>8} {'speed-up':>8} {'start-up':>9}",
         ]
-        for point, run in zip(self.points, self.runs):
-            lines.append(f"{point.workers:>7} {point.seconds:>8.3f} {point.speedup:>7.2f}x {run.startup_seconds:>8.3f}s")
+        for point, run in zip(self.points, self.runs, strict=True):
+            lines.append(f"{point.workers:>7} {point.seconds:>8.3f} {point.speedup:>7.2f}x "
+                         f"{run.startup_seconds:>8.3f}s")
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
         return "\n".join(lines)

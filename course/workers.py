@@ -28,8 +28,8 @@ if TYPE_CHECKING:  # only for the annotations: importing these costs nothing at 
 __all__ = [
     "add_to_num",
     "count_primes",
-    "explorer_task",
     "exit_with",
+    "explorer_task",
     "greet",
     "increment",
     "meet_at_barrier",

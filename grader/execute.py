@@ -78,13 +78,13 @@ _ALWAYS_PREIMPORT = ("course.checks", "course.workers", "course.capture", "multi
 
 
 def _node(**fields: Any) -> NotebookNode:
-    return NotebookNode(fields)  # type: ignore[no-untyped-call]
+    return NotebookNode(fields)
 
 
 def notes_cell(nb: NotebookNode, notes: list[str]) -> NotebookNode:
     """The **Grading notes** cell at the top of a graded notebook."""
     text = "**Grading notes** (written by the grader)\n\n" + "\n".join(f"* {note}" for note in notes)
-    cell = fit_cell(nb, nbformat.v4.new_markdown_cell(text))  # type: ignore[no-untyped-call]
+    cell = fit_cell(nb, nbformat.v4.new_markdown_cell(text))
     cell.metadata["course_grading"] = True
     return cell
 
@@ -153,6 +153,7 @@ class _Run:
     failed_runs: set[int] = dataclasses.field(default_factory=set)  # cells that killed or hung the kernel
     output_bytes: int = 0
     output_cut: set[int] = dataclasses.field(default_factory=set)
+    interrupts: set[asyncio.Future[Any]] = dataclasses.field(default_factory=set)  # kept until they are done
     restarts: int = 0
     kernel_pids: set[int] = dataclasses.field(default_factory=set)
     initial_files: set[Path] = dataclasses.field(default_factory=set)  # in the submission folder
@@ -167,7 +168,7 @@ class _Run:
         return self.deadline - time.monotonic()
 
 
-class HardenedExecute(Execute):  # type: ignore[misc]
+class HardenedExecute(Execute):
     """Execute a submission within bounds, contained, tamper-resistant, never dropping it."""
 
     total_seconds = Float(180.0, help=(
@@ -203,8 +204,10 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         "course's parallel grader sets this): they are then not compared before and after each "
         "notebook. source/, release/ and nbgrader_config.py still are, and on Linux Landlock keeps "
         "kernels from writing any of them.")).tag(config=True)
-    sandbox = Bool(True, help="Contain the kernel (own user, Landlock, limits). Off only to measure.").tag(config=True)
-    sealed_tests = Bool(True, help="Run locked cells through the in-kernel sentinel. Off only to measure.").tag(config=True)
+    sandbox = Bool(True, help=(
+        "Contain the kernel (own user, Landlock, limits). Off only to measure.")).tag(config=True)
+    sealed_tests = Bool(True, help=(
+        "Run locked cells through the in-kernel sentinel. Off only to measure.")).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
@@ -212,7 +215,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
 
     # --- the notebook --------------------------------------------------------------------
 
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict, km: Any = None) -> tuple[NotebookNode, ResourcesDict]:
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict,
+                   km: Any = None) -> tuple[NotebookNode, ResourcesDict]:
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
@@ -242,7 +246,7 @@ class HardenedExecute(Execute):  # type: ignore[misc]
             (submission / f"{notebook_name}.ipynb").unlink()
         gradebook = _gradebook_path(info.get("db_url", ""))
         guard = CourseGuard(course_root, gradebook, [submission], shared=self.shared_course)
-        preimport = sorted({name for cell, kind in zip(cells, run.kinds) if kind in ("test", "locked")
+        preimport = sorted({name for cell, kind in zip(cells, run.kinds, strict=True) if kind in ("test", "locked")
                             for name in _imports(cell.source)} | set(_ALWAYS_PREIMPORT))
         sandbox = Sandbox(course_root, submission, limits, self.student_uid_base if self.sandbox else 0,
                           preimport, self.kernel_env_keep, self.log)
@@ -314,7 +318,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
             "by user" if sandbox.uid is not None else "as adopted orphans (child subreaper)" if reaper_available else
             "as descendants only (a detached daemon can survive on this platform)")
         if not self.sandbox or not self.sealed_tests:
-            self.log.warning("Hardened grading is partly off (sandbox=%s, sealed_tests=%s)", self.sandbox, self.sealed_tests)
+            self.log.warning("Hardened grading is partly off (sandbox=%s, sealed_tests=%s)",
+                             self.sandbox, self.sealed_tests)
 
     def _run_sync(self, run: _Run) -> None:
         from jupyter_core.utils import run_sync
@@ -436,7 +441,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         try:
             for i in range(index):
                 cell = self.nb.cells[i]
-                if run.kinds[i] not in ("answer", "locked", "other") or i not in run.completed or not cell.source.strip():
+                if (run.kinds[i] not in ("answer", "locked", "other") or i not in run.completed
+                        or not cell.source.strip()):
                     continue
                 if run.remaining() < 1:
                     break
@@ -492,7 +498,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
 
     @contextlib.contextmanager
     def _cell_limits(self, run: _Run, cell: NotebookNode, seconds: float) -> Any:
-        saved: tuple[Any, Any] = (getattr(self, "timeout_func"), getattr(self, "error_on_timeout"))
+        # getattr: mypy cannot infer these traits' types, which this method assigns below.
+        saved: tuple[Any, Any] = (getattr(self, "timeout_func"), getattr(self, "error_on_timeout"))  # noqa: B009
         limit = max(1, int(min(seconds, run.remaining())))
         run.cell_timeout = limit
         run.cell_started = time.monotonic()
@@ -582,7 +589,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         refused = [f"refused: {r}" for r in verdict.get("refused", [])]
         during = verdict.get("during", []) + refused
         if outcome in ("rejected", "error"):
-            cell.outputs.append(_error_output("GradingIntegrityError", f"the grader's guard failed: {verdict.get('reason')}"))
+            cell.outputs.append(_error_output("GradingIntegrityError",
+                                              f"the grader's guard failed: {verdict.get('reason')}"))
             run.flag(grade_id, f"{grade_id}: {verdict.get('reason')}")
             return
         if kind != "test":
@@ -624,7 +632,9 @@ class HardenedExecute(Execute):  # type: ignore[misc]
                 run.output_cut.add(cell_index)
                 outs.append(_node(output_type="stream", name="stdout", text="\n[... output cut by the grader ...]\n"))
                 if self.km is not None:
-                    asyncio.ensure_future(_ensure(self.km.interrupt_kernel()))
+                    interrupt = asyncio.ensure_future(_ensure(self.km.interrupt_kernel()))
+                    run.interrupts.add(interrupt)
+                    interrupt.add_done_callback(run.interrupts.discard)
             return None
         run.output_bytes += size
         out: NotebookNode | None = super().output(outs, msg, display_id, cell_index)
@@ -650,11 +660,11 @@ class HardenedExecute(Execute):  # type: ignore[misc]
         """Flag answer cells (and edited unlocked cells) that reach for the grader's machinery."""
         instructor: set[str] = set()
         with contextlib.suppress(Exception):
-            source_nb = nbformat.read(source_path, as_version=4)  # type: ignore[no-untyped-call]
+            source_nb = nbformat.read(source_path, as_version=4)
             instructor = {cell.source for cell in source_nb.cells if cell.cell_type == "code"}
-        helpers = {name for cell, kind in zip(nb.cells, run.kinds) if kind == "locked"
+        helpers = {name for cell, kind in zip(nb.cells, run.kinds, strict=True) if kind == "locked"
                    for name in scan.defined_names(cell.source)}
-        for index, (cell, kind) in enumerate(zip(nb.cells, run.kinds)):
+        for index, (cell, kind) in enumerate(zip(nb.cells, run.kinds, strict=True)):
             if kind not in ("answer", "other") or cell.source in instructor:
                 continue
             label = _meta(cell).get("grade_id") or f"cell {index + 1}"
@@ -686,7 +696,8 @@ class HardenedExecute(Execute):  # type: ignore[misc]
 
     # --- the report --------------------------------------------------------------------------------------
 
-    def _finish(self, run: _Run, nb: NotebookNode, resources: ResourcesDict, seconds: float, watchdog: Watchdog) -> None:
+    def _finish(self, run: _Run, nb: NotebookNode, resources: ResourcesDict, seconds: float,
+                watchdog: Watchdog) -> None:
         flagged = sorted({message for messages in run.flags.values() for message in messages})
         if run.restarts:
             run.notes.append(f"The kernel was restarted {run.restarts} time(s); after each restart the cells "

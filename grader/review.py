@@ -19,7 +19,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor  # type: ignore[import-u
 __all__ = ["FlagForReview"]
 
 
-class FlagForReview(NbGraderPreprocessor):  # type: ignore[misc]
+class FlagForReview(NbGraderPreprocessor):
     """Mark flagged submissions as needing an instructor's review, in the gradebook."""
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:

@@ -86,7 +86,7 @@ def kernel_environment(base: Mapping[str, str], extra_names: Sequence[str] = ())
     patterns = (*_KEEP_ENV, *extra_names)
     kept = {}
     for name, value in base.items():
-        if any(name == p or p.endswith("*") and name.startswith(p[:-1]) for p in patterns):
+        if any(name == p or (p.endswith("*") and name.startswith(p[:-1])) for p in patterns):
             kept[name] = value
     return kept
 

@@ -33,7 +33,7 @@ __all__ = ["RestoreGradedCells", "fit_cell"]
 _SCHEMA = 3
 
 
-class RestoreGradedCells(NbGraderPreprocessor):  # type: ignore[misc]
+class RestoreGradedCells(NbGraderPreprocessor):
     """Rebuild the graded and locked cells of a submission from the gradebook."""
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
@@ -81,8 +81,8 @@ class RestoreGradedCells(NbGraderPreprocessor):  # type: ignore[misc]
             if not (grade_id in grades or source.locked or grade_id in tasks):
                 continue
             self.log.warning("Cell %s is missing from the submission: put back", grade_id)
-            cell = fit_cell(nb, nbformat.v4.new_code_cell(source.source) if source.cell_type == "code"  # type: ignore[no-untyped-call]
-                            else nbformat.v4.new_markdown_cell(source.source))  # type: ignore[no-untyped-call]
+            cell = fit_cell(nb, nbformat.v4.new_code_cell(source.source) if source.cell_type == "code"
+                            else nbformat.v4.new_markdown_cell(source.source))
             cell.metadata["nbgrader"] = _metadata(grade_id, source, grades, solutions, tasks)
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False

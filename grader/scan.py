@@ -77,7 +77,8 @@ _MODULES = {
     "importlib": None,  # reload is honest; import_module with a computed name is caught as __import__
 }
 _GRADER_WORDS = re.compile(r"NBGRADER|nbgrader|autograde|gradebook|PYTEST|JPY_|hidden tests?|BEGIN HIDDEN", re.I)
-_SYSTEM_SECRETS = re.compile(r"^/etc/(shadow|gshadow|sudoers|ssh)|^/root(/|$)|^/home/|/proc/\d+/|/proc/self/(mem|environ)")
+_SYSTEM_SECRETS = re.compile(r"^/etc/(shadow|gshadow|sudoers|ssh)|^/root(/|$)|^/home/"
+                             r"|/proc/\d+/|/proc/self/(mem|environ)")
 _COURSE_PATHS = re.compile(r"(^|/)(source|release|submitted|autograded|feedback)(/|$)|gradebook\.db|\.\./")
 # Modules whose attributes the tests rely on: assigning to one is monkeypatching them.
 _TEST_MODULES = frozenset({"os", "sys", "time", "builtins", "multiprocessing", "threading", "queue", "tempfile",
@@ -185,4 +186,5 @@ def scan_source(source: str, protected: Iterable[str] = ()) -> list[str]:
                 module = imported.get(root, root) if root else None
                 if module in _TEST_MODULES:
                     note(target, f"monkeypatches {ast.unparse(target)}")
-    return sorted(set(findings), key=lambda text: (int(text.split()[1].rstrip(":")) if text.split()[1].rstrip(":").isdigit() else 0, text))
+    return sorted(set(findings), key=lambda text: (int(text.split()[1].rstrip(":"))
+                                                   if text.split()[1].rstrip(":").isdigit() else 0, text))

@@ -87,7 +87,7 @@ def _set_limits(spec: dict[str, Any], own_user: bool) -> None:
         limits.append((resource.RLIMIT_NPROC, tasks))
     for kind, value in limits:
         try:
-            soft, hard = resource.getrlimit(kind)
+            _, hard = resource.getrlimit(kind)
             if hard != resource.RLIM_INFINITY and value > hard:
                 value = hard
             resource.setrlimit(kind, (value, value))

@@ -364,7 +364,7 @@ class _Snapshot:
         for label, (owner, attribute, items) in self.lists.items():
             current = getattr(owner, attribute, None)
             if not isinstance(current, list) or len(current) != len(items) or any(
-                    a is not b for a, b in zip(current, items)):
+                    a is not b for a, b in zip(current, items, strict=True)):
                 changes.append(f"{label} was changed")
                 if isinstance(current, list):
                     current[:] = items
@@ -373,7 +373,7 @@ class _Snapshot:
         callbacks = self.shell.events.callbacks
         for name in set(callbacks) | set(self.events):
             now, then = callbacks.get(name, []), self.events.get(name, [])
-            if len(now) != len(then) or any(a is not b for a, b in zip(now, then)):
+            if len(now) != len(then) or any(a is not b for a, b in zip(now, then, strict=True)):
                 changes.append(f"IPython's {name!r} event callbacks were changed")
                 callbacks[name] = list(then)
         for label, table in _handler_tables(self.shell):
@@ -464,9 +464,11 @@ def _handler_tables(shell: Any) -> list[tuple[str, dict[str, Any]]]:
 def _watched_instances(shell: Any) -> list[tuple[str, Any]]:
     """The objects a cell's execution and its reported outcome pass through."""
     kernel = getattr(shell, "kernel", None)
-    found = [("the IPython shell", shell), ("the kernel", kernel), ("the kernel's session", getattr(kernel, "session", None)),
+    found = [("the IPython shell", shell), ("the kernel", kernel),
+             ("the kernel's session", getattr(kernel, "session", None)),
              ("IPython's display publisher", shell.display_pub), ("IPython's display hook", shell.displayhook),
-             ("IPython's compiler", shell.compile), ("IPython's input transformer manager", shell.input_transformer_manager),
+             ("IPython's compiler", shell.compile),
+             ("IPython's input transformer manager", shell.input_transformer_manager),
              ("IPython's events", shell.events), ("IPython's display formatter", shell.display_formatter),
              ("sys.stdout", sys.stdout), ("sys.stderr", sys.stderr),
              ("the kernel's iopub socket", getattr(kernel, "iopub_socket", None))]
@@ -637,7 +639,8 @@ def _open(state: _State, args: tuple[Any, ...]) -> None:
     before = state.snapshot.restore() + _restore_pins(state, shell.user_ns)
     vars(builtins)["get_ipython"] = shell.get_ipython
     if state.own_changed:
-        before.insert(0, f"builtins (or the grader's own code) were changed: {', '.join(sorted(set(state.own_changed)))}")
+        before.insert(0, "builtins (or the grader's own code) were changed: "
+                         f"{', '.join(sorted(set(state.own_changed)))}")
         state.own_changed = []
     refused_before, state.refused = state.refused, []
     source = str(message.get("source", ""))
@@ -720,7 +723,7 @@ def _done(state: _State, args: tuple[Any, ...]) -> None:
         return
     state.pending = None
     state.cell_codes = set()
-    shell, user_ns = state.shell, state.shell.user_ns
+    user_ns = state.shell.user_ns
     sys.path[:] = pending.path_before
     comparer_name = f"__grading_equal_{pending.nonce}__"
     helper = user_ns.pop(comparer_name, None)
@@ -734,7 +737,8 @@ def _done(state: _State, args: tuple[Any, ...]) -> None:
     if pending.comparer is not None:
         state.refused += pending.comparer.notes
     if state.own_changed:
-        during.insert(0, f"builtins (or the grader's own code) were changed: {', '.join(sorted(set(state.own_changed)))}")
+        during.insert(0, "builtins (or the grader's own code) were changed: "
+                         f"{', '.join(sorted(set(state.own_changed)))}")
         state.own_changed = []
     kind = pending.message.get("kind")
     outcome, error = pending.outcome or ("did not run", None)
@@ -814,20 +818,21 @@ class _Comparer:
     def _suspect(self, left: object, right: object) -> bool:
         if type(left) in (list, tuple) and type(right) is type(left):
             assert isinstance(left, (list, tuple)) and isinstance(right, (list, tuple))
-            return any(self._suspect(a, b) for a, b in zip(left, right))
+            return any(self._suspect(a, b) for a, b in zip(left, right, strict=False))
         if type(left) is dict and type(right) is dict:
             assert isinstance(left, dict) and isinstance(right, dict)
             return any(self._suspect(left[k], right[k]) for k in left if k in right)
-        return (type(left) in _PLAIN and self._student_equality(right)
-                or type(right) in _PLAIN and self._student_equality(left))
+        return ((type(left) in _PLAIN and self._student_equality(right))
+                or (type(right) in _PLAIN and self._student_equality(left)))
 
     def _plain_equal(self, left: object, right: object) -> bool:
-        if (type(left) in _PLAIN and self._student_equality(right)
-                or type(right) in _PLAIN and self._student_equality(left)):
+        if ((type(left) in _PLAIN and self._student_equality(right))
+                or (type(right) in _PLAIN and self._student_equality(left))):
             return False
         if type(left) is type(right) and type(left) in (list, tuple):
             assert isinstance(left, (list, tuple)) and isinstance(right, (list, tuple))
-            return len(left) == len(right) and all(a is b or self._plain_equal(a, b) for a, b in zip(left, right))
+            return len(left) == len(right) and all(a is b or self._plain_equal(a, b)
+                                                   for a, b in zip(left, right, strict=True))
         if type(left) is dict and type(right) is dict:
             assert isinstance(left, dict) and isinstance(right, dict)
             return left.keys() == right.keys() and all(left[k] is right[k] or self._plain_equal(left[k], right[k])
@@ -870,7 +875,7 @@ def _check_bindings(user_ns: dict[str, Any], imports: Mapping[str, tuple[str, st
         if module is None:
             continue
         expected = module if attribute is None else getattr(module, attribute, _MISSING)
-        if expected is _MISSING or isinstance(expected, types.ModuleType) and attribute is not None:
+        if expected is _MISSING or (isinstance(expected, types.ModuleType) and attribute is not None):
             continue
         if user_ns.get(name, _MISSING) is not expected:
             changes.append(f"the test's {name} was rebound while it ran")

@@ -10,7 +10,6 @@ and blank notebooks (test_autograde.py).
 from __future__ import annotations
 
 import pytest
-
 import support
 
 
@@ -29,7 +28,8 @@ def student_notebook(assignment: str, answers: list[support.Answer]):
     the cells these answers fill. (Built from release/, so its test cells lack the hidden
     tests, and autograding must restore them.)"""
     source = support.read(support.source_notebook(assignment))
-    key = {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if support.nbgrader_meta(c).get("solution")}
+    key = {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells
+           if support.nbgrader_meta(c).get("solution")}
     notebook = support.read(support.release_notebook(assignment))
     for cell in notebook.cells:
         grade_id = support.nbgrader_meta(cell).get("grade_id")

@@ -7,12 +7,12 @@ import os
 from unittest import mock
 
 import nbformat.v4 as v4
+import support
 from nbclient import NotebookClient
 
-import support
 
-
-def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_method, kernel_factory, course_factory, tmp_path):
+def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_method, kernel_factory, course_factory,
+                                             tmp_path):
     kernel = kernel_factory(python_minor, start_method)
     course = course_factory(assignment, tmp_path / "course")
     course.submit(assignment, "reference", support.read(support.source_notebook(assignment)))

@@ -8,9 +8,9 @@ and benchmarks/explorer_speedup.py measures them side by side.
 from __future__ import annotations
 
 import math
-import re
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -37,13 +37,15 @@ def check_measurements(measurements, workers, tasks):
     assert measurements.usable_cpus == usable_cpu_count()
     assert [point.workers for point in measurements.points] == list(range(1, workers + 1))
     assert measurements.points[0].speedup == 1.0
-    for point, run in zip(measurements.points, measurements.runs):
+    for point, run in zip(measurements.points, measurements.runs, strict=True):
         assert point.seconds == run.seconds > 0
         assert math.isclose(point.speedup, measurements.runs[0].seconds / run.seconds)
         assert run.startup_seconds > 0
         assert [record.task for record in run.tasks] == list(range(tasks))
         used = {record.worker for record in run.tasks}
-        assert used == set(range(len(used))) and len(used) <= run.workers, "workers are numbered 0, 1, ... and no more than asked"
+        assert used == set(range(len(used))) and len(used) <= run.workers, (
+            "workers are numbered 0, 1, ... and no more than asked"
+        )
         for record in run.tasks:
             assert 0 <= record.start < record.end <= run.seconds + 0.01, f"a task ran outside its batch: {record}"
     assert measurements.timeline == measurements.runs[-1].tasks
@@ -83,7 +85,8 @@ def test_run_button_with_processes(method):
 @pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
 def test_run_in_code_cpu_bound(method):
     """run() blocks and returns the measurements; the table names what was measured."""
-    explorer = WorkerExplorer(workload="cpu", executor="processes", workers=2, tasks=4, task_seconds=0.02, start_method=method)
+    explorer = WorkerExplorer(workload="cpu", executor="processes", workers=2, tasks=4, task_seconds=0.02,
+                              start_method=method)
     measurements = explorer.run()
     check_measurements(measurements, workers=2, tasks=4)
     assert explorer.measurements is measurements
@@ -195,7 +198,7 @@ def test_timer():
     with Timer("nap") as timer:
         time.sleep(0.01)
     assert timer.seconds >= 0.01
-    with pytest.raises(TimerError, match="call .start"):
+    with pytest.raises(TimerError, match=r"call \.start"):
         Timer().stop()
     timer = Timer("twice")
     timer.start()

@@ -29,7 +29,6 @@ from typing import Any
 import nbformat.v4 as v4
 import psutil
 import pytest
-
 import support
 
 ATTACKS = Path(__file__).resolve().parent / "attacks"
@@ -84,7 +83,9 @@ def test_every_attack_is_in_a_run():
     files = {path.stem for path in ATTACKS.glob("*.py")}
     grouped = [name for names in RUNS.values() for name in names]
     assert sorted(grouped) == sorted(set(grouped)), "an attack is listed in two runs"
-    assert files == set(grouped), f"attacks not in a run: {sorted(files - set(grouped))}; unknown: {sorted(set(grouped) - files)}"
+    assert files == set(grouped), (
+        f"attacks not in a run: {sorted(files - set(grouped))}; unknown: {sorted(set(grouped) - files)}"
+    )
     assert len(files) >= 25
     for name in files:
         attack = load_attack(name)
@@ -172,9 +173,11 @@ def target_notebook() -> Any:
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.cells = [
-        v4.new_markdown_cell("# Hardening target 靶子\n\nA small assignment that the grader's adversarial tests attack."),
+        v4.new_markdown_cell("# Hardening target 靶子\n\n"
+                             "A small assignment that the grader's adversarial tests attack."),
         _cell('import os\n\nprint("the kernel runs as pid", os.getpid())'),
-        _cell('def double(x):\n    """Return twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION',
+        _cell('def double(x):\n    """Return twice x."""\n    ### BEGIN SOLUTION\n'
+              '    return 2 * x\n    ### END SOLUTION',
               "double", solution=True),
         _cell("double(21)"),
         _cell('import multiprocessing\n\nfrom course import workers\n\n'
@@ -199,7 +202,8 @@ def target_notebook() -> Any:
               "test_add", grade=True, locked=True, points=2),
         _cell('def square(x):\n    """Return x * x."""\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION',
               "square", solution=True),
-        _cell('"""Check that square(x) returns x * x."""\nfrom course.checks import call_with_timeout, stop_children\n\n'
+        _cell('"""Check that square(x) returns x * x."""\n'
+              'from course.checks import call_with_timeout, stop_children\n\n'
               'assert call_with_timeout(square, 3) == 9, "square(3) was not 9; expected 9"\n### BEGIN HIDDEN TESTS\n'
               "for x in (0, -4, 12):\n    got = call_with_timeout(square, x)\n"
               '    assert type(got) is int and got == x * x, f"square({x}) returned {got!r}; expected {x * x}"\n'
@@ -224,7 +228,8 @@ def make_course(path: Path, assignment: str) -> support.Course:
 
 def key_answers(course: support.Course, assignment: str) -> dict[str, str]:
     source = support.read(course.path / "source" / assignment / f"{assignment}.ipynb")
-    return {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if support.nbgrader_meta(c).get("solution")}
+    return {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells
+            if support.nbgrader_meta(c).get("solution")}
 
 
 def submission(course: support.Course, attack: Attack | None, assignment: str) -> Any:
@@ -439,9 +444,10 @@ def grade_attacks(run: str, names: list[str], kernel_factory: Any, tmp_path: Pat
                 problems.append(f"{attack.name} ({attack.description}) earned {score:g} on {test}")
         for test in attack.keeps:
             if scores[test][0] != scores[test][1]:
+                errors = support.error_outputs(c for c in graded.cells
+                                               if support.nbgrader_meta(c).get("grade_id") == test)
                 problems.append(f"{attack.name}: {test} should still earn full marks (grading goes on), "
-                                f"got {scores[test][0]:g}/{scores[test][1]:g}: "
-                                f"{support.error_outputs(c for c in graded.cells if support.nbgrader_meta(c).get('grade_id') == test)}")
+                                f"got {scores[test][0]:g}/{scores[test][1]:g}: {errors}")
         if attack.check is not None:
             try:
                 attack.check(course, attack.name, graded)

@@ -47,7 +47,9 @@ def test_many_requests_in_flight_at_once():
         server.reset_stats()
         assert (server.requests, server.peak_in_flight) == (0, 0)
     # One after another would take 16 s.
-    assert timer.seconds < 8, f"32 concurrent requests of 0.5 s took {timer.seconds:.1f} s: they were not served at once"
+    assert timer.seconds < 8, (
+        f"32 concurrent requests of 0.5 s took {timer.seconds:.1f} s: they were not served at once"
+    )
 
 
 @pytest.mark.parametrize("status", [400, 404, 418, 500, 503])
@@ -79,7 +81,7 @@ def test_refused_connection():
 
 def test_timeout():
     with LocalServer() as server:
-        with pytest.raises(TimeoutError, match="within 0.2 s"):
+        with pytest.raises(TimeoutError, match=r"within 0\.2 s"):
             fetch(server.url("/slow", delay=30), timeout=0.2)
 
 

@@ -8,9 +8,8 @@ import ast
 import re
 import runpy
 
-from traitlets.config import Config
-
 import support
+from traitlets.config import Config
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -96,7 +95,9 @@ def test_points(assignment):
         if match and tests:
             got = sum(support.nbgrader_meta(c)["points"] for c in support.test_cells(nb)
                       if support.nbgrader_meta(c)["grade_id"] in tests)
-            assert got == int(match.group(1)), f"{exercise}: the heading says {match.group(1)} points, its tests carry {got}"
+            assert got == int(match.group(1)), (
+                f"{exercise}: the heading says {match.group(1)} points, its tests carry {got}"
+            )
 
 
 def test_answer_corpus_covers_every_exercise(assignment):

@@ -128,7 +128,7 @@ def test_call_with_timeout():
     with pytest.raises(ZeroDivisionError):
         call_with_timeout(lambda: 1 / 0)
     start = time.monotonic()
-    with pytest.raises(AssertionError, match="did not return within 0.2 s"):
+    with pytest.raises(AssertionError, match=r"did not return within 0\.2 s"):
         call_with_timeout(time.sleep, 5, timeout=0.2)
     assert time.monotonic() - start < 2
 
@@ -183,7 +183,7 @@ class TestCallInFork:
     def test_hang_is_bounded_and_killed(self):
         before = {p.pid for p in psutil.Process().children(recursive=True)}
         start = time.monotonic()
-        with pytest.raises(AssertionError, match="did not return within 0.5 s"):
+        with pytest.raises(AssertionError, match=r"did not return within 0\.5 s"):
             call_in_fork(_sleep_in_grandchild, 30, timeout=0.5)
         assert time.monotonic() - start < 5
         # The copy was killed and reaped, and so was the grandchild it forked.

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import nbformat.v4 as v4
 import pytest
-
 import support
 
 
 def cell(kind: str, source: str, **nbgrader):
     made = v4.new_code_cell(source) if kind == "code" else v4.new_markdown_cell(source)
     if nbgrader:
-        made.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False, "grade": False, **nbgrader}
+        made.metadata["nbgrader"] = {"schema_version": 3, "locked": False, "solution": False, "grade": False,
+                                     **nbgrader}
     return made
 
 
@@ -70,7 +70,7 @@ def test_answer_file_names_say_right_or_wrong(tmp_path):
     path = tmp_path / "a" / "ex" / "maybe_x.py"
     path.parent.mkdir(parents=True)
     path.write_text("# Unsure.\n")
-    with pytest.raises(ValueError, match="right_<name>.py or wrong_<name>.py"):
+    with pytest.raises(ValueError, match=r"right_<name>\.py or wrong_<name>\.py"):
         support.load_answer(path)
 
 

@@ -31,9 +31,8 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
-
 import support
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 ROOT = support.ROOT
 SCREENSHOTS = ROOT / "screenshots"
@@ -150,7 +149,8 @@ def completed_notebook(assignment: str) -> nbformat.NotebookNode:
         meta = support.nbgrader_meta(cell)
         if meta.get("solution"):
             lines = solutions[meta["grade_id"]].splitlines()
-            cell.source = "\n".join(line for line in lines if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+            cell.source = "\n".join(line for line in lines
+                                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
     return nb
 
 
@@ -235,7 +235,8 @@ class LabServer:
         runtime = self.home / "runtime"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"JupyterLab exited with status {self.process.returncode} while starting; log:\n{self.log_tail()}")
+                raise AssertionError(f"JupyterLab exited with status {self.process.returncode} while starting; "
+                                     f"log:\n{self.log_tail()}")
             for info_file in runtime.glob("jpserver-*.json"):
                 try:
                     info = json.loads(info_file.read_text())
@@ -348,7 +349,7 @@ class Steps:
             return None
         try:
             self.page.screenshot(path=str(path), full_page=False, timeout=30_000)
-        except Exception:  # noqa: BLE001 -- a screenshot must not hide the failure it documents
+        except Exception:  # a screenshot must not hide the failure it documents
             return None
         self.taken.append(path)
         return path
@@ -367,7 +368,8 @@ class Steps:
                       for frame in traceback.extract_tb(error.__traceback__)
                       if Path(frame.filename).parent == Path(__file__).parent]
             message = str(error).splitlines()
-            short = "\n".join(message[:MESSAGE_LINES]) + (f"\n  ... ({len(message) - MESSAGE_LINES} more lines)" if len(message) > MESSAGE_LINES else "")
+            short = "\n".join(message[:MESSAGE_LINES]) + (f"\n  ... ({len(message) - MESSAGE_LINES} more lines)"
+                                                         if len(message) > MESSAGE_LINES else "")
             raise AssertionError(
                 f"step {self.count} ({label}) failed: {type(error).__name__}: {short}\n"
                 + "\n".join(frames) + "\n"
@@ -490,7 +492,8 @@ def lab_session(name: str, completed: tuple[str, ...] = ()) -> Iterator[Lab]:
         steps.page = page
         yield Lab(server=server, page=page, step=steps, course=course)
         problems = []
-        outside = [folder for folder in server.kernel_folders() if not Path(folder).resolve().is_relative_to(course.resolve())]
+        outside = [folder for folder in server.kernel_folders()
+                   if not Path(folder).resolve().is_relative_to(course.resolve())]
         if outside:
             problems.append(f"kernels ran outside the course copy, in {outside}")
     except BaseException as error:

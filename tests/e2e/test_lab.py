@@ -12,10 +12,9 @@ import re
 
 import nbformat
 import pytest
-from playwright.sync_api import expect
-
 import support
 from lab_support import ACTION_MS, RUN_ALL_MS, completed_notebook, config_assignments, lab_session
+from playwright.sync_api import expect
 
 
 def notebook_path(assignment: str) -> str:
@@ -32,13 +31,17 @@ def test_run_all_without_errors(request, notebook):
             lab.run_all()
             prompts = lab.prompt_texts()
             not_run = [index for index, text in enumerate(prompts) if not re.fullmatch(r"\[\d+\]:", text)]
-            assert not not_run, f"after Run All, code cells {not_run} (counting code cells from 0) did not run: prompts {prompts}"
+            assert not not_run, (
+                f"after Run All, code cells {not_run} (counting code cells from 0) did not run: prompts {prompts}"
+            )
         with lab.step("saved; the saved notebook holds no error output"):
             lab.save()
             saved = support.read(lab.course / notebook_path(notebook))
             errors = support.error_outputs(saved.cells)
             assert not errors, f"cells raised errors under Run All: {errors}"
-            assert all(cell.execution_count for cell in saved.cells if cell.cell_type == "code"), "a code cell was not run"
+            assert all(cell.execution_count for cell in saved.cells if cell.cell_type == "code"), (
+                "a code cell was not run"
+            )
         if notebook == "03_process_pools":
             with lab.step("the explorer shows its measurements and plot"):
                 explorer = lab.code_cell("explorer = WorkerExplorer(").locator(".widget-vbox")
@@ -64,7 +67,9 @@ WATCH_EXPLORER = """root => {
     const run = [...root.querySelectorAll('button')].find(b => b.textContent.trim() === 'Run');
     const log = {widths: [], statuses: [], disabled: []};
     const push = (list, value) => { if (list[list.length - 1] !== value) list.push(value); };
-    const record = () => { push(log.widths, bar.style.width); push(log.statuses, status.textContent); push(log.disabled, run.disabled); };
+    const record = () => {
+        push(log.widths, bar.style.width); push(log.statuses, status.textContent); push(log.disabled, run.disabled);
+    };
     record();
     new MutationObserver(record).observe(root, {subtree: true, attributes: true, childList: true, characterData: true});
     window.explorerLog = log;
@@ -141,7 +146,8 @@ def test_explorer_slider_and_run(request):
             assert after_image["png"], f"no plot after the second run: {after_image}"
             assert after_image != before_image, "the plot did not change after moving the slider and pressing Run"
             assert log["statuses"][0] == before_text and "Best:" in log["statuses"][-1], (
-                f"the status line went {log['statuses']}: expected the first run's result, 'measuring ...', a new result"
+                f"the status line went {log['statuses']}: "
+                "expected the first run's result, 'measuring ...', a new result"
             )
             image.scroll_into_view_if_needed()
 
@@ -167,12 +173,17 @@ def test_validate_button(request, state):
                 # Each failed cell is listed with its source: every exercise must have one.
                 shown = "\n".join(dialog.locator(".validation-failed pre").all_inner_texts())
                 release = support.read(support.release_notebook(notebook))
-                first_lines = {support.nbgrader_meta(c)["grade_id"]: c.source.splitlines()[0] for c in support.test_cells(release)}
+                first_lines = {support.nbgrader_meta(c)["grade_id"]: c.source.splitlines()[0]
+                               for c in support.test_cells(release)}
                 passing = [exercise for exercise, tests in support.exercises(release).items()
                            if not any(first_lines[test] in shown for test in tests)]
-                assert not passing, f"Validate found no failing test for these exercises of the blank notebook: {passing}"
+                assert not passing, (
+                    f"Validate found no failing test for these exercises of the blank notebook: {passing}"
+                )
             else:
-                expect(dialog.locator(".validation-success")).to_contain_text("Success! Your notebook passes all the tests.")
+                expect(dialog.locator(".validation-success")).to_contain_text(
+                    "Success! Your notebook passes all the tests."
+                )
         with lab.step("result dialog closed"):
             dialog.get_by_role("button", name="Ok").click()
             expect(dialog).to_have_count(0)
@@ -196,7 +207,9 @@ def test_formgrader_lists_the_assignments(request):
             menu.locator(".lm-Menu-item").filter(has=label).click()
             frame = page.frame_locator("iframe[src*='/formgrader']")
             check_assignment_table(frame, wanted)
-            assert (lab.course / "gradebook.db").exists(), "the formgrader did not make its gradebook in the course copy"
+            assert (lab.course / "gradebook.db").exists(), (
+                "the formgrader did not make its gradebook in the course copy"
+            )
         with lab.step("the /formgrader page lists the assignments"):
             page.goto(f"{lab.server.url}/formgrader?token={lab.server.token}")
             expect(page.get_by_role("heading", name="Manage Assignments")).to_be_visible()
@@ -249,5 +262,7 @@ def test_formgrader_autograde_button_uses_the_hardened_grader(request):
         graded = support.read(lab.course / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
         report = graded.metadata.get("course_grading")
         assert report is not None, "the Formgrader's autograde did not use the course's hardened grader"
-        assert report["flags"] == {} and report["notes"] == [], f"the grader flagged or noted an honest submission: {report}"
+        assert report["flags"] == {} and report["notes"] == [], (
+            f"the grader flagged or noted an honest submission: {report}"
+        )
         assert support.error_outputs(support.test_cells(graded)) == [], "a test of the completed notebook failed"
