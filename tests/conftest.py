@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import support
 
+import support
 from course.cpus import usable_cpu_count
 
 PYTHONS = support.find_pythons()

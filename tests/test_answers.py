@@ -10,6 +10,7 @@ and blank notebooks (test_autograde.py).
 from __future__ import annotations
 
 import pytest
+
 import support
 
 

@@ -7,8 +7,9 @@ import os
 from unittest import mock
 
 import nbformat.v4 as v4
-import support
 from nbclient import NotebookClient
+
+import support
 
 
 def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_method, kernel_factory, course_factory,

@@ -29,6 +29,7 @@ from typing import Any
 import nbformat.v4 as v4
 import psutil
 import pytest
+
 import support
 
 ATTACKS = Path(__file__).resolve().parent / "attacks"

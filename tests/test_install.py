@@ -17,8 +17,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import support
 from filelock import FileLock
+
+import support
 
 ROOT = support.ROOT
 ASSIGNMENT = "01_processes"

@@ -12,8 +12,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
-import support
 from nbformat import v4
+
+import support
 
 # nbgrader's tests (nbgrader.tests.apps.test_nbgrader_autograde, 0.9.6) that fail with the
 # course's settings on purpose, with the reason; README "Grading safely" names each, and a

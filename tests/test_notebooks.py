@@ -8,8 +8,9 @@ import ast
 import re
 import runpy
 
-import support
 from traitlets.config import Config
+
+import support
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 import support
 
 MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")

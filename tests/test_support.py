@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import nbformat.v4 as v4
 import pytest
+
 import support
 
 

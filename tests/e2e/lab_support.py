@@ -31,8 +31,9 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-import support
 from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+import support
 
 ROOT = support.ROOT
 SCREENSHOTS = ROOT / "screenshots"

@@ -12,9 +12,10 @@ import re
 
 import nbformat
 import pytest
+from playwright.sync_api import expect
+
 import support
 from lab_support import ACTION_MS, RUN_ALL_MS, completed_notebook, config_assignments, lab_session
-from playwright.sync_api import expect
 
 
 def notebook_path(assignment: str) -> str:
