@@ -13,13 +13,9 @@ Each command first makes ``.venv/`` with this Python (3.11 or newer) and install
 ``requirements.txt`` into it, again whenever that file changes. Extra arguments go to
 JupyterLab or pytest unchanged, e.g. ``python3 run.py test -k 01_processes``.
 
-``autograde`` runs ``grader.classgrade``: N worker processes (default: one per usable
-CPU) each run ``nbgrader autograde`` for one student at a time, with the course's hardened
-grader, into the usual gradebook and ``autograded/``; other options (``--force``, ``--student``,
-``--db``...) are nbgrader's. ``check`` runs ``grader.selfcheck``: it grades a copy of
-the notebook (default ``release/<assignment>/<assignment>.ipynb``) in a scratch course, prints
-the points of each exercise and what failed, and writes ``feedback/self-check/<assignment>.html``.
-Both exit with status 2, and change nothing, when their input is wrong.
+``autograde`` runs ``python -m grader.autograde`` and ``check`` runs ``python -m
+grader.selfcheck``; the README's instructor and self-study guides say what they do. Both
+exit with status 2, and change nothing, when their input is wrong.
 """
 
 from __future__ import annotations
@@ -116,7 +112,7 @@ def main(argv: list[str]) -> int:
         status = subprocess.call([*pytest, "--ignore=tests/e2e"], cwd=ROOT)
         return subprocess.call([*pytest, "tests/e2e"], cwd=ROOT) or status
     if command == "autograde":
-        return call_through_ctrl_c([python, "-m", "grader.classgrade", *rest])
+        return call_through_ctrl_c([python, "-m", "grader.autograde", *rest])
     if command == "check":
         if len(rest) >= 2 and not rest[1].startswith("-"):
             # The notebook's path is the learner's, from where they are; the check runs in

@@ -13,7 +13,7 @@ corpus's submissions (support.submissions: right answers, wrong ones, and, for
 in turn until the class is full. Two copies of that course are graded, in this order:
 
 * sequentially, by plain ``nbgrader autograde <assignment> --force``;
-* in parallel, by ``python -m grader.classgrade <assignment> --force --jobs N``
+* in parallel, by ``python -m grader.autograde <assignment> --force --jobs N``
   (``python3 run.py autograde``), with N worker processes (default: one per usable CPU).
 
 Both use the course's nbgrader_config.py, so both grade with the hardened grader. It
@@ -39,7 +39,6 @@ exploits, and a hanging notebook waits without computing, which the parallel run
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -51,11 +50,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import support  # noqa: E402  (tests/support.py: the course's layout and answer corpus)
 from test_answers import student_notebook  # noqa: E402
 
+import support  # noqa: E402  (tests/support.py: the course's layout and answer corpus)
 from course.cpus import usable_cpu_count  # noqa: E402
-from grader.classgrade import grades_of  # noqa: E402
+from grader.nbgrader_run import tools_on_path  # noqa: E402
+from grader.summary import grades_of  # noqa: E402
 
 
 def synthetic_class(assignment: str, students: int) -> dict[str, tuple[str, Any]]:
@@ -78,10 +78,9 @@ def synthetic_class(assignment: str, students: int) -> dict[str, tuple[str, Any]
 
 def timed(command: list[str], course: Path, log: Path) -> float:
     """Run ``command`` in ``course``; return its wall time, or exit showing its log."""
-    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     start = time.perf_counter()
-    with open(log, "w") as output:
-        status = subprocess.call(command, cwd=course, env=env, stdout=output, stderr=subprocess.STDOUT)
+    with open(log, "w") as output, tools_on_path():
+        status = subprocess.call(command, cwd=course, stdout=output, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
     if status not in (0, 1):  # 1: some student could not be graded, which both report alike
         sys.exit(f"{' '.join(command)} exited {status}; the end of its output:\n{log.read_text()[-3000:]}")
@@ -104,7 +103,8 @@ def submission_of(student: str) -> str:
     return student.split("-", 1)[1]
 
 
-def sequential_trials(sequential: dict[str, Any], extra: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], list[Any]]:
+def sequential_trials(sequential: dict[str, Any],
+                      extra: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], list[Any]]:
     """(submission, cell) -> every result sequential grading gave it: one per student who
     handed it in, and the re-gradings in ``extra`` ((student, cell) -> results)."""
     trials: dict[tuple[str, str], list[Any]] = {}
@@ -148,7 +148,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=usable_cpu_count(), help="worker processes (default: usable CPUs)")
     parser.add_argument("--rechecks", type=int, default=3,
                         help="sequential re-gradings of a student whose results differ (see above)")
-    parser.add_argument("--quick", action="store_true", help="2 students of 01_processes and 2 workers, to check that it runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 students of 01_processes and 2 workers, to check that it runs")
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.assignment, arguments.students, arguments.jobs = "01_processes", 2, 2
@@ -171,7 +172,7 @@ def main() -> int:
         sequential = timed([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"],
                            copies["sequential"], Path(scratch) / "sequential.log")
         print(f"sequential (nbgrader autograde):      {sequential:8.1f} s", flush=True)
-        parallel = timed([sys.executable, "-m", "grader.classgrade", assignment, "--force",
+        parallel = timed([sys.executable, "-m", "grader.autograde", assignment, "--force",
                           "--jobs", str(arguments.jobs)], copies["parallel"], Path(scratch) / "parallel.log")
         print(f"parallel (run.py autograde --jobs {arguments.jobs}): {parallel:8.1f} s", flush=True)
         summary = (Path(scratch) / "parallel.log").read_text().strip().splitlines()
@@ -186,7 +187,8 @@ def main() -> int:
                         Path(scratch) / "recheck.log")
     cells = sum(len(cells) for cells in results["sequential"].values())
     if not differences:
-        print(f"results identical: the same score, review flag and comment in all {cells} cells of {len(made)} students")
+        print(f"results identical: the same score, review flag and comment in all {cells} cells of "
+              f"{len(made)} students")
         return 0
     trials = sequential_trials(results["sequential"], extra)
     explained = {key for key, (_, b) in differences.items() if b in trials[submission_of(key[0]), key[1]]}

@@ -199,11 +199,6 @@ class HardenedExecute(Execute):
     ).tag(config=True)
     kernel_env_keep = List(Unicode(), help=(
         "More environment variables (names, or prefixes ending in *) the kernel may see.")).tag(config=True)
-    shared_course = Bool(False, help=(
-        "Other graders write the gradebook and other students' folders at the same time (the "
-        "course's parallel grader sets this): they are then not compared before and after each "
-        "notebook. source/, release/ and nbgrader_config.py still are, and on Linux Landlock keeps "
-        "kernels from writing any of them.")).tag(config=True)
     sandbox = Bool(True, help=(
         "Contain the kernel (own user, Landlock, limits). Off only to measure.")).tag(config=True)
     sealed_tests = Bool(True, help=(
@@ -245,7 +240,7 @@ class HardenedExecute(Execute):
         with contextlib.suppress(OSError):
             (submission / f"{notebook_name}.ipynb").unlink()
         gradebook = _gradebook_path(info.get("db_url", ""))
-        guard = CourseGuard(course_root, gradebook, [submission], shared=self.shared_course)
+        guard = CourseGuard(course_root, gradebook, [submission])  # in the run this process grades in
         preimport = sorted({name for cell, kind in zip(cells, run.kinds, strict=True) if kind in ("test", "locked")
                             for name in _imports(cell.source)} | set(_ALWAYS_PREIMPORT))
         sandbox = Sandbox(course_root, submission, limits, self.student_uid_base if self.sandbox else 0,

@@ -1,10 +1,10 @@
-"""Parallel autograding (grader.classgrade, `python3 run.py autograde`): the same
+"""Parallel autograding (grader.autograde, `python3 run.py autograde`): the same
 results as sequential `nbgrader autograde`, in the same gradebook and autograded/ folders,
 with the hardened grader; a gradebook at another database URL; a clean stop on Ctrl-C
 that a re-run completes; a clear refusal of bad input that changes nothing; and the
 benchmark's quick run.
 
-The class is small and cheap: test_hardening.py's synthetic "target" assignment (three
+The class is small and cheap: support's synthetic "target" assignment (three
 exercises, one or two seconds a notebook), handed in by an honest student, a blank
 notebook, a wrong answer, an answer that kills its kernel (os._exit) and one that hangs
 (the hidden test's 10 s bound ends it).
@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -28,8 +29,10 @@ import psutil
 import pytest
 
 import support
-from grader import classgrade
-from test_hardening import TARGET, key_answers, leftover_processes, make_course
+from grader import autograde
+from grader.guard import CourseGuard, GradingRun
+from grader.summary import grades_of
+from support import TARGET, key_answers, leftover_processes, make_course
 
 # Each student's answers, in place of the key's (None: the untouched release notebook).
 CLASS: dict[str, dict[str, str] | None] = {
@@ -82,7 +85,7 @@ def copy_course(template: Path, path: Path) -> support.Course:
 
 
 def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "grader.classgrade", *args]
+    return [sys.executable, "-m", "grader.autograde", *args]
 
 
 def run(course: support.Course, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -93,7 +96,7 @@ def run(course: support.Course, *args: str, env: dict[str, str]) -> subprocess.C
 def scores(db_url: str) -> dict[str, dict[str, float | None]]:
     """student -> test -> score, from a gradebook."""
     return {student: {name.split("/")[1]: cell.auto_score for name, cell in cells.items() if "#" not in name}
-            for student, cells in classgrade.grades_of(db_url, TARGET).items()}
+            for student, cells in grades_of(db_url, TARGET).items()}
 
 
 def report(course: support.Course, student: str) -> dict:
@@ -115,14 +118,15 @@ def test_parallel_results_equal_sequential(template, kernel, tmp_path):
     done = run(parallel, TARGET, "--jobs", "2", env=kernel.env())
     assert done.returncode == 0, f"exit status {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
-    expected = classgrade.grades_of(f"sqlite:///{sequential.path / 'gradebook.db'}", TARGET)
-    got = classgrade.grades_of(f"sqlite:///{parallel.path / 'gradebook.db'}", TARGET)
+    expected = grades_of(f"sqlite:///{sequential.path / 'gradebook.db'}", TARGET)
+    got = grades_of(f"sqlite:///{parallel.path / 'gradebook.db'}", TARGET)
     assert got == expected, "the parallel run's scores, review flags or comments differ from sequential nbgrader's"
     assert scores(f"sqlite:///{parallel.path / 'gradebook.db'}") == EXPECTED
     for student in CLASS:
         # The hardened grader graded each one, alike: the same notes (kernel restarts, ...) and flags.
         assert report(parallel, student) == report(sequential, student), student
-        assert report(parallel, student)["flags"] == {}, f"{student} was flagged for review: {report(parallel, student)}"
+        flags = report(parallel, student)["flags"]
+        assert flags == {}, f"{student} was flagged for review: {report(parallel, student)}"
         assert f"\n{student} " in done.stdout, f"the summary has no line for {student}:\n{done.stdout}"
     assert report(parallel, "crash")["restarts"] == 1, "the crashing answer should have cost one kernel restart"
     assert leftover_processes(parallel, set(), children_before) == []
@@ -190,34 +194,40 @@ def test_ctrl_c_leaves_each_student_graded_or_not_and_a_rerun_finishes(template,
     assert "skipped" in done.stdout or len(graded) == 0, "without --force, the students graded before are skipped"
 
 
-def test_gradebook_sessions_take_turns_and_tampering_is_undone(tmp_path):
-    """The run's gradebook check (no kernels): what a grader writes in a session is kept;
-    what anything else writes between sessions is put back and reported."""
-    db = tmp_path / "gradebook.db"
-    run_dir = tmp_path / "run"
-    for name in ("started", "done", "warnings"):
-        (run_dir / name).mkdir(parents=True)
-    (run_dir / "started" / "alice").touch()
+def _add_student_through_nbgrader(run_dir: Path, db_url: str, student: str) -> None:
+    """A grader process of the run: nbgrader's own Gradebook, which joining the run makes a session."""
+    from nbgrader.api import Gradebook
+
+    from grader.guard import join_run
+
+    join_run(run_dir)
+    with Gradebook(db_url) as gradebook:
+        gradebook.add_student(student)
+
+
+def test_gradebook_writes_outside_the_runs_sessions_are_undone_and_reported(template, tmp_path):
+    """No kernel: a write from outside the run (as a kernel would make it, where no sandbox stops
+    it) is put back by the next session of any of the run's processes, whose own write is kept,
+    and every guard of the run reports it."""
+    course = copy_course(template, tmp_path / "course")
+    db = course.path / "gradebook.db"
+    run = GradingRun(tmp_path / "run")
+    # The guard of a notebook of honest's, which the outside write is blamed on.
+    with CourseGuard(course.path, db, [course.path / "autograded" / "honest" / TARGET], run=run) as guard:
+        with sqlite3.connect(db) as connection:
+            connection.execute("INSERT INTO student (id) VALUES ('mallory')")
+        connection.close()
+        worker = multiprocessing.get_context("spawn").Process(
+            target=_add_student_through_nbgrader, args=(run.folder, f"sqlite:///{db}", "carol"))
+        worker.start()
+        worker.join(COMMAND_TIMEOUT)
+        assert worker.exitcode == 0
+        changes = guard.check_and_restore()
     with sqlite3.connect(db) as connection:
-        connection.execute("CREATE TABLE grade (student TEXT, score REAL)")
+        students = [row[0] for row in connection.execute("SELECT id FROM student ORDER BY id")]
     connection.close()
-    shared = classgrade._SharedGradebook(f"sqlite:///{db}", tmp_path, run_dir)
-    with shared.session():
-        connection = sqlite3.connect(db)
-        connection.execute("INSERT INTO grade VALUES ('alice', 1.0)")
-        connection.commit()
-        connection.close()
-    connection = sqlite3.connect(db)  # not in a session: as a kernel would
-    connection.execute("UPDATE grade SET score = 100.0")
-    connection.commit()
-    connection.close()
-    with shared.session():
-        connection = sqlite3.connect(db)
-        rows = connection.execute("SELECT student, score FROM grade").fetchall()
-        connection.close()
-    assert rows == [("alice", 1.0)], "the write outside a session was not undone"
-    warnings = shared.warnings()
-    assert len(warnings) == 1 and "gradebook.db was changed (put back)" in warnings[0] and "alice" in warnings[0]
+    assert students == ["carol"], "the outside write was kept, or the grader's was lost"
+    assert changes == [f"gradebook.db was changed (put back) while autograded/honest/{TARGET} was being graded"]
 
 
 # --- bad input --------------------------------------------------------------------------------------------
@@ -227,7 +237,7 @@ def refuse(course: Path, args: list[str], capsys, monkeypatch) -> str:
     """Run the command in this process; it must exit 2, with one-line messages, having changed nothing."""
     before = tree_digest(course)
     monkeypatch.chdir(course)
-    status = classgrade.main(args)
+    status = autograde.main(args)
     captured = capsys.readouterr()
     assert status == 2, f"exit status {status}:\n{captured.out}\n{captured.err}"
     assert captured.out == "", captured.out
@@ -240,7 +250,8 @@ def refuse(course: Path, args: list[str], capsys, monkeypatch) -> str:
 def test_bad_input_is_refused_with_a_message(template, tmp_path, capsys, monkeypatch):
     course = copy_course(template, tmp_path / "course").path
 
-    assert "unknown assignment 'nope': the assignments in source/ are target" in refuse(course, ["nope"], capsys, monkeypatch)
+    said = refuse(course, ["nope"], capsys, monkeypatch)
+    assert "unknown assignment 'nope': the assignments in source/ are target" in said
     assert "give the assignment first" in refuse(course, ["--jobs", "2"], capsys, monkeypatch)
     assert "--jobs must be 1 or more" in refuse(course, [TARGET, "--jobs", "0"], capsys, monkeypatch)
     assert "in memory" in refuse(course, [TARGET, "--db", "sqlite://"], capsys, monkeypatch)

@@ -50,7 +50,8 @@ def check(notebook: Path | None, feedback: Path) -> tuple[selfcheck.SelfCheckRep
     learner = notebook or support.release_notebook(ASSIGNMENT)
     before = digest(learner), course_state()
     report = selfcheck.self_check(ASSIGNMENT, notebook, course=support.ROOT, feedback_dir=feedback)
-    assert (digest(learner), course_state()) == before, "the self-check changed the notebook, the gradebook or autograded/"
+    assert (digest(learner), course_state()) == before, \
+        "the self-check changed the notebook, the gradebook or autograded/"
     return report, report.text(support.ROOT)
 
 
@@ -113,7 +114,8 @@ def test_bad_input_is_refused_with_a_message(tmp_path, capsys, monkeypatch):
     not_notebook.write_text(json.dumps({"hello": "world"}))
     assert "is not a valid notebook" in refuse([ASSIGNMENT, str(not_notebook)], capsys, monkeypatch)
     other = support.release_notebook("04_threads")
-    assert "is not a notebook of 01_processes: it looks like 04_threads's notebook" in refuse([ASSIGNMENT, str(other)], capsys, monkeypatch)
+    said = refuse([ASSIGNMENT, str(other)], capsys, monkeypatch)
+    assert "is not a notebook of 01_processes: it looks like 04_threads's notebook" in said
     assert "give an assignment" in refuse([], capsys, monkeypatch)
     for path in (not_json, not_notebook):
         assert path.read_text() in ("{ this is not JSON", json.dumps({"hello": "world"}))
