@@ -14,10 +14,15 @@ scan tells the instructor who tried.
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
-__all__ = ["defined_names", "scan_source"]
+import nbformat
+from nbformat import NotebookNode
+
+__all__ = ["defined_names", "scan_answers", "scan_source"]
 
 _NAMES = {
     "get_ipython": "uses get_ipython() (IPython's internals)",
@@ -188,3 +193,25 @@ def scan_source(source: str, protected: Iterable[str] = ()) -> list[str]:
                     note(target, f"monkeypatches {ast.unparse(target)}")
     return sorted(set(findings), key=lambda text: (int(text.split()[1].rstrip(":"))
                                                    if text.split()[1].rstrip(":").isdigit() else 0, text))
+
+
+def scan_answers(nb: NotebookNode, kinds: Sequence[str], source_path: Path) -> list[str]:
+    """What the answer cells (and the unlocked cells a student edited) of a submission do
+    that looks like tampering, one line each, labelled with the cell's grade id.
+
+    ``kinds``: each cell's kind, as :func:`grader.run_state.cell_kind` tells; ``source_path``:
+    the instructor's notebook, whose cells are not scanned (it is fine if it is missing).
+    """
+    instructor: set[str] = set()
+    with contextlib.suppress(Exception):
+        source_nb = nbformat.read(source_path, as_version=4)
+        instructor = {cell.source for cell in source_nb.cells if cell.cell_type == "code"}
+    helpers = {name for cell, kind in zip(nb.cells, kinds, strict=True) if kind == "locked"
+               for name in defined_names(cell.source)}
+    found: list[str] = []
+    for index, (cell, kind) in enumerate(zip(nb.cells, kinds, strict=True)):
+        if kind not in ("answer", "other") or cell.source in instructor:
+            continue
+        label = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+        found.extend(f"{label}, {finding}" for finding in scan_source(cell.source, helpers))
+    return found

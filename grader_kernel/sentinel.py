@@ -23,7 +23,7 @@ not know show up as a missing or tampered verdict instead of a silent pass:
   (noting what had changed), runs the cell, checks again (anything changed *while* a
   test ran means the test was tampered with), and publishes a verdict signed with the key.
 
-The verdict is checked by the grader (:mod:`grader.execute`): no verdict, a bad
+The verdict is checked by the grader (:mod:`grader.verdicts`): no verdict, a bad
 signature, or changes during the test score the test 0 and flag the submission.
 
 Import has no side effects; :func:`install` does the work, once, in the kernel process.
