@@ -136,24 +136,35 @@ print(repr((events, opened, sorted(k for k in globals() if k.startswith("__gradi
     assert opened is True and leftovers == [], "the stub ran what it was handed and cleaned up after itself"
 
 
-def test_patched_cryptography_classes_change_nothing(sealed, monkeypatch):
+def test_patched_cryptography_classes_change_nothing():
     """What the kernel uses was bound at import: student code rebinding AESGCM's methods
-    neither sees the key nor the plaintext, nor changes what opens."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    neither sees the key nor the plaintext, nor changes what opens. In a fresh Python, as
+    in a kernel: replacing a type's __new__ cannot be fully undone in the process that did it,
+    so this must not run in a test worker that goes on sealing cells."""
+    script = """
+from typing import Any
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from grader_kernel import protocol
 
-    key, nonce, ciphertext, tag = sealed
-    seen: list[Any] = []
-    monkeypatch.setattr(AESGCM, "decrypt", lambda self, *args: seen.append(args) or b"forged")
-    assert protocol.open_sealed(key, nonce, ciphertext, tag) == MESSAGE
-    original_new = AESGCM.__new__
+message = {"kind": "test", "grade_id": "test_x", "source": "assert 6 * 7 == 42"}
+key, nonce = protocol.new_key(), protocol.new_nonce()
+ciphertext, tag = protocol.seal(key, nonce, message)
+seen: list[Any] = []
+AESGCM.decrypt = lambda self, *args: seen.append(args) or b"forged"
+assert protocol.open_sealed(key, nonce, ciphertext, tag) == message, "a replaced decrypt changed what opens"
+original_new = AESGCM.__new__
 
-    def spy_new(cls: type, *args: Any) -> Any:
-        seen.append(args)
-        return original_new(cls, *args)
+def spy_new(cls, *args):
+    seen.append(args)
+    return original_new(cls, *args)
 
-    monkeypatch.setattr(AESGCM, "__new__", spy_new)
-    assert protocol.open_sealed(key, nonce, ciphertext, tag) is None, "fails closed once __new__ is replaced"
-    assert seen == [], "the key or the plaintext went through replaced code"
+AESGCM.__new__ = spy_new
+assert protocol.open_sealed(key, nonce, ciphertext, tag) is None, "expected opening to fail closed"
+assert seen == [], "the key or the plaintext went through replaced code"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
 def test_a_python_without_cryptography_fails_loudly():

@@ -20,16 +20,19 @@ import support
 # course's settings on purpose, with the reason; README "Grading safely" names each, and a
 # test below covers the behaviour the course keeps instead.
 KEPT_DIVERGENCES = {
-    # They compare two graded notebooks byte for byte; the course's carry the grading's
-    # measurements (seconds, peak processes and memory, the kernel's user) in their metadata.
-    "test_force_single_notebook": "measurements in the graded notebook",
-    "test_update_newer_single_notebook": "measurements in the graded notebook",
     # A submission with nbgrader cells the gradebook does not know: nbgrader stops with
     # "Notebook failed to validate" and leaves it ungraded; the course grades it, those
     # cells as ordinary ones (grader.sanitize.RestoreGradedCells).
     "test_handle_failure": "unknown nbgrader cells are ordinary cells",
     "test_handle_failure_single_notebook": "unknown nbgrader cells are ordinary cells",
 }
+# They compare two graded notebooks byte for byte; the course's carry the grading's
+# measurements (seconds, peak processes and memory, the kernel's user) in their metadata, so
+# they fail whenever two gradings measured differently: nearly always, but not always (two
+# tiny notebooks can take the same hundredths of a second on the same user id). Either
+# outcome is accepted; test_regrading_keeps_nbgraders_files_and_other_notebooks checks what
+# they check besides.
+MEASUREMENT_DIVERGENCES = {"test_force_single_notebook", "test_update_newer_single_notebook"}
 NBGRADER_TESTS = 40  # run, not skipped, in nbgrader 0.9.6's test_nbgrader_autograde
 # About 140 s on a shared 2-CPU machine (plain nbgrader takes as long); the bound only
 # catches a hang, so it leaves room for a machine several times slower.
@@ -66,7 +69,7 @@ def test_nbgrader_autograde_tests_pass_with_the_course_grader(tmp_path: Path) ->
     assert len(ran) == NBGRADER_TESTS, f"expected {NBGRADER_TESTS} of nbgrader's tests to run: {sorted(ran)}"
     # The course's settings were in force: the hardened grader ran the tests' notebooks.
     assert graded >= 50, f"the hardened grader ran only {graded} notebooks: were the course's settings loaded?"
-    failed = {name for name, outcome in ran.items() if outcome == "failed"}
+    failed = {name for name, outcome in ran.items() if outcome == "failed"} - MEASUREMENT_DIVERGENCES
     unexpected = failed - set(KEPT_DIVERGENCES)
     assert not unexpected, f"nbgrader behaviour broken by the grader: {sorted(unexpected)}\n{result.stdout[-6000:]}"
     # The list stays honest: a divergence that no longer shows is taken off it.
