@@ -18,7 +18,7 @@ and adds:
   restarted, the cells before the one it died in are run again except the tests (so that
   later exercises are still graded), and grading goes on; a cell that could not run gets an
   error output that says why, so a test that could not run scores 0, and a note at the top
-  of the graded notebook (and so of the feedback) says what happened (:mod:`grader.report`).
+  of the graded notebook (and so of the feedback) says what happened (:mod:`grader.notes`).
   Up to ``max_restarts`` times; after that the remaining cells are marked as not run.
 * **Tamper resistance.** Test cells and locked helper cells are sent sealed to the kernel's
   sentinel (:mod:`grader_kernel.sentinel`), which runs them on a restored kernel and signs
@@ -58,14 +58,14 @@ from traitlets import Bool, Float, Integer, List, Unicode
 from grader import scan, verdicts
 from grader.guard import CourseGuard
 from grader.kernelmanager import SandboxedKernelManager
+from grader.notes import notes_cell, write_report
 from grader.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
-from grader.report import notes_cell, write_report
 from grader.run_state import Run, cell_kind, nbgrader_meta
 from grader.sandbox import LINUX, Limits, Sandbox
 from grader.submission import give_back, gradebook_path, hold, remove_extra_files, remove_new_files, shadows_imports
 from grader_kernel import privileges, protocol
 
-# notes_cell and shadows_imports are defined in grader.report and grader.submission, and
+# notes_cell and shadows_imports are defined in grader.notes and grader.submission, and
 # importable from here too.
 __all__ = ["HardenedExecute", "notes_cell", "shadows_imports"]
 

@@ -1,5 +1,5 @@
 """What the grader makes of verdicts, kernel deaths and submitted files, without a kernel:
-grader.verdicts, grader.submission and grader.report on cells built with nbformat.v4."""
+grader.verdicts, grader.submission and grader.notes on cells built with nbformat.v4."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from grader import verdicts
+from grader.notes import notes_cell, write_report
 from grader.processes import Usage
-from grader.report import notes_cell, write_report
 from grader.run_state import Run, cell_kind
 from grader.sandbox import Limits
 from grader.submission import give_back, gradebook_path, hold, remove_extra_files, remove_new_files, shadows_imports

@@ -1,4 +1,4 @@
-"""What the grader says about a graded notebook: its report in the metadata, and the Grading notes cell."""
+"""The grader's word on a graded notebook: its report in the metadata, and the Grading notes cell."""
 
 from __future__ import annotations
 
