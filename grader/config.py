@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["configure"]
+__all__ = ["configure", "mixed_installation"]
+
+
+def mixed_installation() -> str | None:
+    """Why this grader cannot be used, if its ``grader`` and ``grader_kernel`` packages come
+    from two different copies of the course (the host would seal cells for, and write specs
+    to, a kernel of another version); None when they are one installation."""
+    import grader
+    import grader_kernel
+
+    host = Path(grader.__file__ or "").resolve().parent.parent
+    kernel = Path(grader_kernel.__file__ or "").resolve().parent.parent
+    if host == kernel and (kernel / "grader_kernel" / "main.py").is_file():
+        return None
+    return (f"the grader is imported from {host} but its kernel from {kernel}: two copies of the course are "
+            "mixed. Grade from the course folder with an environment whose grader is that folder's "
+            "(pip install -e .), or remove the grader/ and grader_kernel/ folders from the course folder so "
+            "that the installed grader is used.")
 
 
 def configure(c: Any) -> None:
@@ -14,6 +33,12 @@ def configure(c: Any) -> None:
     preprocessor lists with the course's preprocessors in three places, and the bounds on
     each notebook. Settings made after this call override these ones.
     """
+    problem = mixed_installation()
+    if problem:
+        # SystemExit, not an exception: traitlets logs an exception raised while loading a
+        # config file and goes on without the file, which would grade with plain nbgrader.
+        print(f"nbgrader_config.py: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     # Strings, so that loading the config (every nbgrader command does) imports nothing more.
     c.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",

@@ -11,6 +11,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 import grader_kernel
+from grader.config import mixed_installation
 from grader.sandbox import KernelFiles
 
 __all__ = ["SandboxedKernelManager", "check_installation", "wrap_command"]
@@ -25,15 +26,10 @@ KERNEL_MAIN = str(Path(grader_kernel.__file__ or "").resolve().parent / "main.py
 
 def check_installation() -> None:
     """Refuse to grade with a grader/ and a grader_kernel/ from two different copies of the
-    course (the host would seal cells for, and write specs to, a kernel of another version)."""
-    host = Path(__file__).resolve().parent.parent
-    kernel = Path(KERNEL_MAIN).parent.parent
-    if host != kernel or not Path(KERNEL_MAIN).is_file():
-        raise ImportError(
-            f"the grader is imported from {host} but its kernel from {kernel}: two copies of the course are "
-            "mixed. Grade from the course folder with an environment whose grader is that folder's "
-            "(pip install -e .), or remove the grader/ and grader_kernel/ folders from the course folder so "
-            "that the installed grader is used.")
+    course (:func:`grader.config.mixed_installation`)."""
+    problem = mixed_installation()
+    if problem:
+        raise ImportError(problem)
 
 
 check_installation()

@@ -208,6 +208,22 @@ def test_wheel_installed_without_the_course_folders(wheel, tmp_path):
     assert_graded_correctly(grade(python, course, tmp_path))
 
 
+def test_a_grader_mixed_from_two_copies_is_refused_before_anything_is_written(tmp_path):
+    """A course folder with its own grader/ but no grader_kernel/, graded with an environment
+    that installs the other copy's: the command stops with one message and exit status 2,
+    before it generates or grades anything (a host and a kernel of two versions would not
+    understand each other's sealed cells)."""
+    course = make_course(tmp_path / "course", with_code=False)
+    _copy_tree(ROOT / "grader", course / "grader")
+    python = Path(sys.executable)
+    env = {**os.environ, "PATH": os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])}
+    result = subprocess.run([str(python), "-m", "nbgrader", "generate_assignment", ASSIGNMENT], cwd=course, env=env,
+                            capture_output=True, text=True, timeout=COMMAND_SECONDS)
+    assert result.returncode == 2, f"expected exit status 2, got {result.returncode}:\n{result.stderr[-3000:]}"
+    assert "two copies of the course are mixed" in result.stderr, result.stderr[-3000:]
+    assert not (course / "release").exists() and not (course / "gradebook.db").exists(), "expected nothing written"
+
+
 def _named_modules(config: Path) -> set[str]:
     """The modules of our packages that nbgrader_config.py names, in strings
     ("grader.execute.HardenedExecute"), calls (grader.config.configure(c)) and imports, and
