@@ -332,18 +332,19 @@ class HardenedExecute(Execute):
         if info is not None and "language_info" in info["content"]:
             self.nb.metadata["language_info"] = info["content"]["language_info"]
         if self.sealed_tests and getattr(self.km, "wrapped", False):
-            armed = await self._arm(run)
-            if not armed:
-                run.flag("", "the grader could not arm its in-kernel guard")
-                run.notes.append("The grader could not arm its in-kernel guard: no test can be verified.")
+            problem = await self._arm(run)
+            if problem is not None:
+                run.flag("", f"the grader could not arm its in-kernel guard ({problem})")
+                run.notes.append(f"The grader could not arm its in-kernel guard ({problem}): no test can be verified.")
         elif self.sealed_tests and self.sandbox:
             run.notes.append("The kernel is not an IPython kernel the grader can contain: tests were not verified.")
             run.flag("", "the kernel could not be contained, so its tests were not verified")
         if run.restarts:
             await self._replay(run, index)
 
-    async def _arm(self, run: Run) -> bool:
-        """Arm the kernel's sentinel: True once it has answered with a verified verdict."""
+    async def _arm(self, run: Run) -> str | None:
+        """Arm the kernel's sentinel: None once it has answered "armed" with a verified
+        verdict, else why it is not armed."""
         nonce = protocol.new_nonce()
         ciphertext, tag = protocol.seal(self._kernel_files.key, nonce, {"kind": "arm"})
         cell = NotebookNode(cell_type="code", source=protocol.stub(nonce, ciphertext, tag), metadata=NotebookNode(),
@@ -358,7 +359,11 @@ class HardenedExecute(Execute):
             self.nb.cells[-1] = last
         verdict = run.verdicts.pop(nonce, None)
         run.expected.pop(-1, None)
-        return verdict is not None and verdict.get("outcome") == "armed"
+        if verdict is None:
+            return "it gave no verified answer"
+        if verdict.get("outcome") == "armed":
+            return None
+        return str(verdict.get("reason") or verdict.get("outcome"))
 
     async def _replay(self, run: Run, index: int) -> None:
         """Run again the cells before ``index`` that ran to their end, except tests, so that

@@ -616,7 +616,12 @@ def _arm_from_cell(state: _State, args: tuple[Any, ...]) -> None:
     from IPython import get_ipython
 
     state.used_nonces.add(nonce)
-    _arm(state, get_ipython())
+    try:
+        _arm(state, get_ipython())
+    except Exception as error:  # tell the grader why, signed: its notes then say what to fix
+        state.shell = state.shell or get_ipython()
+        _publish(state, nonce, {"kind": "arm", "outcome": "error", "reason": f"{type(error).__name__}: {error}"})
+        return
     _publish(state, nonce, {"kind": "arm", "outcome": "armed"})
 
 

@@ -16,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from filelock import FileLock
 
@@ -264,3 +265,34 @@ def test_wheel_holds_what_the_config_names(wheel):
     needed = ["grader_kernel/main.py", "grader_kernel/sentinel.py", "grader/kernelmanager.py", "course/__init__.py"]
     assert [n for n in needed if n not in names] == [], f"the wheel lacks {needed}; it holds {sorted(names)}"
     assert [n for n in names if n.startswith("tests/") or "/tests/" in n] == [], "the wheel holds the tests"
+
+
+def test_tests_importing_untrusted_code_are_refused_with_the_reason(kernel_factory, tmp_path):
+    """A test cell that imports a module from where the kernel does not trust (here a folder
+    in /tmp on the kernel's PYTHONPATH): the guard does not arm, nothing is verified, and the
+    Grading notes say which module, from where, instead of a bare 'could not arm'."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "extmod.py").write_text("def answer():\n    return 42\n")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    answer = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION")
+    answer.metadata["nbgrader"] = {"grade_id": "f", "grade": False, "solution": True, "locked": False,
+                                   "schema_version": 3}
+    test = nbformat.v4.new_code_cell('import extmod\n\nassert f() == extmod.answer(), "expected 42"')
+    test.metadata["nbgrader"] = {"grade_id": "test_f", "grade": True, "solution": False, "locked": True,
+                                 "points": 1, "schema_version": 3}
+    nb.cells = [answer, test]
+    course = support.Course(tmp_path / "course")
+    (course.path / "source" / "arm").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course.path)
+    nbformat.write(nb, course.path / "source" / "arm" / "arm.ipynb")
+    course.nbgrader("generate_assignment", "arm", "--force")
+    course.submit("arm", "student", support.read(course.path / "source" / "arm" / "arm.ipynb"))
+    kernel = kernel_factory(f"{sys.version_info[0]}.{sys.version_info[1]}", support.default_start_method())
+    course.nbgrader("autograde", "arm", "--force", env={**kernel.env(), "PYTHONPATH": str(extra)})
+    notes = course.autograded("arm", "student").metadata["course_grading"]["notes"]
+    arming = [note for note in notes if "could not arm" in note]
+    assert arming, f"expected a note that the guard could not arm; the notes: {notes}"
+    assert "extmod" in arming[0] and str(extra) in arming[0], f"expected the module and its folder: {arming[0]}"
+    assert course.scores("arm", "student")["test_f"][0] == 0, "expected the unverifiable test to score 0"
