@@ -87,8 +87,11 @@ class RestoreGradedCells(NbGraderPreprocessor):
             cell.metadata["editable"] = False
             cell.metadata["deletable"] = False
             before = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
+            # After the last cell that comes before it in the source, else before the first that
+            # comes after it (a helper at the top of the notebook), else at the end.
             earlier = [before[name] for name in order[: position[grade_id]] if name in before]
-            nb.cells.insert(max(earlier) + 1 if earlier else len(nb.cells), cell)
+            later = [before[name] for name in order[position[grade_id] + 1:] if name in before]
+            nb.cells.insert(max(earlier) + 1 if earlier else min(later) if later else len(nb.cells), cell)
             seen.add(grade_id)
 
 

@@ -152,8 +152,6 @@ def test_restore_puts_back_missing_tests_in_place(resources):
     assert restored.source == "check(double(2), 4)"
 
 
-@pytest.mark.xfail(strict=True, reason="RestoreGradedCells appends a missing cell that no graded or locked cell "
-                                       "precedes at the end of the notebook, after the tests that need it")
 def test_restore_puts_a_missing_first_helper_before_the_tests(resources):
     nb = source_notebook()
     del nb.cells[1]  # the locked helper, the first cell the gradebook knows
