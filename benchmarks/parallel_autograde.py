@@ -48,11 +48,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The test-support package (tests/support/): the course's layout and its answer corpus,
+# which this benchmark grades. It imports no test module.
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_answers import student_notebook  # noqa: E402
-
-import support  # noqa: E402  (tests/support.py: the course's layout and answer corpus)
+import support  # noqa: E402
 from course.cpus import usable_cpu_count  # noqa: E402
 from grader.nbgrader_run import tools_on_path  # noqa: E402
 from grader.summary import grades_of  # noqa: E402
@@ -68,7 +68,7 @@ def synthetic_class(assignment: str, students: int) -> dict[str, tuple[str, Any]
         hangs = any("deadlock" in answer.description.lower() or "hang" in answer.description.lower()
                     for answer in answers if not answer.right)
         kind = "hanging" if hangs else ("honest" if name.startswith("right") else "wrong")
-        kinds.append((name, kind, student_notebook(assignment, answers)))
+        kinds.append((name, kind, support.student_notebook(assignment, answers)))
     made = {}
     for index in range(students):
         name, kind, notebook = kinds[index % len(kinds)]

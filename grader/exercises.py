@@ -107,7 +107,7 @@ def meta(cell: Any) -> dict[str, Any]:
 def exercises(cells: Sequence[Any]) -> dict[str, list[str]]:
     """Each exercise and the grade ids of its graded cells, in the notebook's order.
 
-    The course's naming rule (tests/support.exercises): an exercise is an answer cell, its
+    The course's naming rule (tests/support/layout.py, exercises): an exercise is an answer cell, its
     tests are named ``test_<exercise>`` or ``test_<exercise>_<aspect>``. An answer graded by
     hand is its own graded cell; a test that matches no answer is an exercise of its own.
     """

@@ -24,26 +24,11 @@ def corpus() -> list:
     ]
 
 
-def student_notebook(assignment: str, answers: list[support.Answer]):
-    """The release notebook as a student hands it in: the key's answer in every cell, except
-    the cells these answers fill. (Built from release/, so its test cells lack the hidden
-    tests, and autograding must restore them.)"""
-    source = support.read(support.source_notebook(assignment))
-    key = {support.nbgrader_meta(c)["grade_id"]: c.source for c in source.cells
-           if support.nbgrader_meta(c).get("solution")}
-    notebook = support.read(support.release_notebook(assignment))
-    for cell in notebook.cells:
-        grade_id = support.nbgrader_meta(cell).get("grade_id")
-        if grade_id in key:
-            cell.source = key[grade_id]
-    return support.with_answers(notebook, answers)
-
-
 @pytest.mark.parametrize("assignment, submission, python, method", corpus())
 def test_answers_graded_as_expected(assignment, submission, python, method, kernel_factory, course_factory, tmp_path):
     answers = support.submissions(assignment)[submission]
     course = course_factory(assignment, tmp_path / "course")
-    course.submit(assignment, "student", student_notebook(assignment, answers))
+    course.submit(assignment, "student", support.student_notebook(assignment, answers))
     course.autograde(assignment, kernel_factory(python, method))
 
     scores = course.scores(assignment, "student")

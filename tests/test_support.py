@@ -76,7 +76,7 @@ def test_answer_file_names_say_right_or_wrong(tmp_path):
 
 
 def test_submissions_take_the_kth_answer_of_each_exercise(tmp_path, monkeypatch):
-    monkeypatch.setattr(support, "ANSWERS", tmp_path)
+    monkeypatch.setattr(support.answers, "ANSWERS", tmp_path)  # where load_answers looks
     for exercise, names in {"a": ["wrong_1", "wrong_2", "right_1"], "b": ["wrong_1"]}.items():
         (tmp_path / "x" / exercise).mkdir(parents=True)
         for name in names:

@@ -1,0 +1,125 @@
+"""The corpus of student answers (tests/answers/), and submissions built from it."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import dataclasses
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from support.layout import ANSWERS, nbgrader_meta, read, release_notebook, source_notebook
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """A student's answer to one exercise: the cells it fills in, and whether it is right.
+
+    Stored as ``tests/answers/<assignment>/<exercise>/{right,wrong}_<name>.py``: the file
+    is the answer cell exactly as a student would leave it. Its first comment says what
+    the answer does. An answer that fills two cells marks each with ``# %% cell: <grade_id>``.
+    """
+
+    assignment: str
+    exercise: str
+    name: str
+    right: bool
+    description: str
+    cells: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.exercise}/{self.name}"
+
+
+CELL_MARKER = re.compile(r"^# %% cell: (\w+)\s*$", re.M)
+
+
+def load_answer(path: Path) -> Answer:
+    text = path.read_text()
+    exercise, assignment = path.parent.name, path.parent.parent.name
+    # The first comment says what the answer does (after a %%writefile line, which must come first).
+    description = next((line.strip()[2:] for line in text.splitlines()
+                        if line.strip().startswith("# ") and not CELL_MARKER.match(line)), "")
+    parts = CELL_MARKER.split(text)
+    if len(parts) == 1:
+        cells = {exercise: text.strip("\n")}
+    else:
+        cells = {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts), 2)}
+    kind = path.stem.split("_", 1)[0]
+    if kind not in ("right", "wrong"):
+        raise ValueError(f"{path}: answer files are named right_<name>.py or wrong_<name>.py")
+    return Answer(assignment, exercise, path.stem, kind == "right", description, cells)
+
+
+def load_answers(assignment: str) -> dict[str, list[Answer]]:
+    """exercise -> its answers, wrong and right."""
+    found: dict[str, list[Answer]] = {}
+    for path in sorted((ANSWERS / assignment).glob("*/*.py")):
+        answer = load_answer(path)
+        found.setdefault(answer.exercise, []).append(answer)
+    return found
+
+
+def with_answers(nb: NotebookNode, answers: Iterable[Answer]) -> NotebookNode:
+    """A copy of ``nb`` with each answer's cells in place of the ones it names."""
+    result = copy.deepcopy(nb)
+    by_id = {nbgrader_meta(c).get("grade_id"): c for c in result.cells}
+    for answer in answers:
+        for grade_id, text in answer.cells.items():
+            cell = by_id.get(grade_id)
+            if cell is None or not nbgrader_meta(cell).get("solution"):
+                raise ValueError(f"{answer.label}: the notebook has no answer cell {grade_id!r}")
+            cell.source = text
+    return result
+
+
+def submissions(assignment: str) -> dict[str, list[Answer]]:
+    """Group the corpus into submissions: the k-th wrong (or right) answer of every exercise
+    in one notebook, so that one grading run checks one answer per exercise."""
+    result: dict[str, list[Answer]] = {}
+    for exercise_answers in load_answers(assignment).values():
+        for right in (False, True):
+            chosen = [a for a in exercise_answers if a.right is right]
+            for k, answer in enumerate(chosen):
+                result.setdefault(f"{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
+    return result
+
+
+def assert_messages(source: str) -> list[str]:
+    """Problems with a test cell's failure messages: every assert needs one that says what
+    was expected (the word 'expected'), so that feedback explains itself."""
+    problems = []
+    for node in ast.walk(ast.parse(source)):
+        message = None
+        if isinstance(node, ast.Assert):
+            if node.msg is None:
+                problems.append(f"line {node.lineno}: assert without a message")
+                continue
+            message = node.msg
+        elif (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+              and getattr(node.exc.func, "id", "") == "AssertionError"):
+            message = node.exc.args[0] if node.exc.args else None
+            if message is None:
+                problems.append(f"line {node.lineno}: AssertionError without a message")
+                continue
+        if message is not None and "expected" not in ast.unparse(message):
+            problems.append(f"line {node.lineno}: the message does not say what was expected")
+    return problems
+
+
+def student_notebook(assignment: str, answers: list[Answer]) -> NotebookNode:
+    """The release notebook as a student hands it in: the key's answer in every cell, except
+    the cells these answers fill. (Built from release/, so its test cells lack the hidden
+    tests, and autograding must restore them.)"""
+    source = read(source_notebook(assignment))
+    key = {nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if nbgrader_meta(c).get("solution")}
+    notebook = read(release_notebook(assignment))
+    for cell in notebook.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if grade_id in key:
+            cell.source = key[grade_id]
+    return with_answers(notebook, answers)

@@ -1,0 +1,115 @@
+"""Temporary nbgrader courses made from this repository's, and what their graded notebooks show."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from unittest import mock
+
+import nbformat
+from nbformat import NotebookNode
+
+from support.kernels import KernelSetup
+from support.layout import ROOT, read, source_notebook
+
+
+@dataclasses.dataclass
+class Course:
+    """An nbgrader course directory in a temporary folder, made from this repository's."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, path: Path, assignment: str, template: Path | None = None) -> Course:
+        """Copy the config and the assignment's source, then generate it (which fills the
+        gradebook). With ``template``, copy an already generated course instead."""
+        if template is not None:
+            shutil.copytree(template, path)
+            return cls(path)
+        path.mkdir(parents=True)
+        shutil.copy(ROOT / "nbgrader_config.py", path)
+        (path / "source" / assignment).mkdir(parents=True)
+        shutil.copy(source_notebook(assignment), path / "source" / assignment)
+        course = cls(path)
+        course.nbgrader("generate_assignment", assignment, "--force")
+        return course
+
+    def nbgrader(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run an nbgrader command in this course, in this process; return its log, or fail
+        with the log when it does not succeed.
+
+        In-process, like nbgrader's own app tests (nbgrader.tests.run_nbgrader, which this
+        follows but which drops the log on failure): importing nbgrader's apps costs 2.6 s
+        of CPU, paid once per test worker instead of once per command. ``env`` replaces the
+        environment for the command, and so for the kernels it starts.
+        """
+        from grader.nbgrader_run import run_nbgrader, tools_on_path
+
+        buffer = io.StringIO()
+        with contextlib.chdir(self.path), mock.patch.dict(os.environ, os.environ if env is None else env, clear=True), \
+                tools_on_path():
+            status = run_nbgrader(args, log=buffer)
+        text = buffer.getvalue()
+        with open(self.path / "nbgrader.log", "a") as log:
+            log.write(f"\n$ nbgrader {' '.join(args)}\n{text}")
+        if status != 0:
+            raise AssertionError(f"nbgrader {' '.join(args)} exited {status}; log:\n{text[-4000:]}")
+        return text
+
+    def submit(self, assignment: str, student: str, nb: NotebookNode) -> None:
+        folder = self.path / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / f"{assignment}.ipynb")
+
+    def autograde(self, assignment: str, kernel: KernelSetup) -> str:
+        return self.nbgrader("autograde", assignment, "--force", env=kernel.env())
+
+    def scores(self, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+        """grade_id -> (score, max score) for each graded cell of the student's notebook."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(f"sqlite:///{self.path / 'gradebook.db'}") as gradebook:
+            try:
+                notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+            except MissingEntry:
+                log = (self.path / "nbgrader.log").read_text()
+                raise AssertionError(
+                    f"the gradebook has no grades for {student!r}; nbgrader's log:\n{log[-4000:]}") from None
+            return {grade.name: (grade.score, grade.max_score) for grade in notebook.grades}
+
+    def autograded(self, assignment: str, student: str) -> NotebookNode:
+        return read(self.path / "autograded" / student / assignment / f"{assignment}.ipynb")
+
+
+# --- what a graded notebook shows ------------------------------------------------------------
+
+
+def error_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
+    """(cell id, 'Name: value') for every error output in these cells."""
+    return [
+        (cell.get("id", "?"), f"{out.ename}: {out.evalue}")
+        for cell in cells if cell.cell_type == "code"
+        for out in cell.outputs if out.output_type == "error"
+    ]
+
+
+def stderr_of(cell: NotebookNode) -> str:
+    return "".join(out.text for out in cell.get("outputs", []) if out.output_type == "stream" and out.name == "stderr")
+
+
+def execution_seconds(nb: NotebookNode) -> float:
+    """Wall time from the first cell's start to the last cell's reply, from nbclient's timing."""
+    times = [
+        (cell.metadata["execution"]["iopub.execute_input"], cell.metadata["execution"]["shell.execute_reply"])
+        for cell in nb.cells if cell.cell_type == "code" and "execution" in cell.metadata
+    ]
+    if not times:
+        raise AssertionError("the executed notebook has no timing metadata")
+    parse = lambda stamp: dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (max(parse(end) for _, end in times) - min(parse(start) for start, _ in times)).total_seconds()

@@ -1,0 +1,93 @@
+"""The course's layout and notebooks, and the Pythons and start methods the tests cover."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "source"
+RELEASE = ROOT / "release"
+ANSWERS = Path(__file__).resolve().parents[1] / "answers"
+CACHE = ROOT / ".cache"
+
+SUPPORTED_MINORS = ("3.11", "3.12", "3.13")
+METHODS = tuple(m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods())
+
+
+def default_start_method() -> str:
+    """The start method a kernel uses when nobody sets one: what plain `nbgrader autograde`
+    grades with on this platform. (Asking multiprocessing would fix it for this process.)"""
+    if sys.platform.startswith("linux"):
+        return "fork" if sys.version_info < (3, 14) else "forkserver"
+    return "spawn"
+
+
+# The answer corpus runs on one Python under one start method, since the full matrix does
+# not fit the time budget: this Python, and the start method graders get by default.
+# COURSE_ANSWERS_PYTHONS=3.11,3.12,3.13 and COURSE_ANSWERS_METHODS=fork,spawn,forkserver widen it.
+ANSWERS_PYTHONS = tuple(
+    os.environ.get("COURSE_ANSWERS_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}").split(","))
+ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_method()).split(","))
+# A source notebook must run top to bottom in 40 s on a 2-CPU machine while the suite runs
+# four notebooks at once on those CPUs. Alone, each takes 8-15 s; beside three others that
+# start processes too, 03 under spawn was seen at 26.7 s. 40 s still fails a demo that
+# grows to a minute, without failing on a busy moment.
+NOTEBOOK_SECONDS = 40.0
+
+
+# --- the course's notebooks ---------------------------------------------------------------
+
+
+def assignments() -> list[str]:
+    """Assignment ids: the folders of source/ that hold <id>/<id>.ipynb."""
+    return sorted(p.parent.name for p in SOURCE.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def source_notebook(assignment: str) -> Path:
+    return SOURCE / assignment / f"{assignment}.ipynb"
+
+
+def release_notebook(assignment: str) -> Path:
+    return RELEASE / assignment / f"{assignment}.ipynb"
+
+
+def read(path: Path) -> NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def solution_ids(nb: NotebookNode) -> list[str]:
+    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def test_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """The autograded test cells (graded code cells that are not answers)."""
+    return [
+        c for c in nb.cells
+        if c.cell_type == "code" and nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
+    ]
+
+
+def exercises(nb: NotebookNode) -> dict[str, list[str]]:
+    """Each autograded exercise and its test cells' grade ids.
+
+    An exercise is an answer cell with test cells named ``test_<exercise>`` or
+    ``test_<exercise>_<aspect>``. (In a two-cell exercise, such as ``add_many`` with
+    ``parallel_count``, only the function's cell has tests.)
+    """
+    tests = [nbgrader_meta(c)["grade_id"] for c in test_cells(nb)]
+    found = {}
+    for exercise in solution_ids(nb):
+        mine = [t for t in tests if t == f"test_{exercise}" or t.startswith(f"test_{exercise}_")]
+        if mine:
+            found[exercise] = mine
+    return found
