@@ -11,7 +11,8 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from support.layout import ANSWERS, nbgrader_meta, read, release_notebook, source_notebook
+from support.courses import Course, error_outputs
+from support.layout import ANSWERS, exercises, nbgrader_meta, read, release_notebook, source_notebook, test_cells
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,9 @@ class Answer:
     Stored as ``tests/answers/<assignment>/<exercise>/{right,wrong}_<name>.py``: the file
     is the answer cell exactly as a student would leave it. Its first comment says what
     the answer does. An answer that fills two cells marks each with ``# %% cell: <grade_id>``.
+    An answer whose grading could depend on timing (a race, an order of completion, a
+    deadlock) says so in a line ``# racy: <what races>``; test_determinism.py grades those
+    several times and requires the same scores every time.
     """
 
     assignment: str
@@ -29,6 +33,7 @@ class Answer:
     right: bool
     description: str
     cells: dict[str, str]
+    racy: str = ""
 
     @property
     def label(self) -> str:
@@ -36,6 +41,7 @@ class Answer:
 
 
 CELL_MARKER = re.compile(r"^# %% cell: (\w+)\s*$", re.M)
+RACY_MARKER = re.compile(r"^# racy: (.+?)\s*$", re.M)
 
 
 def load_answer(path: Path) -> Answer:
@@ -44,6 +50,7 @@ def load_answer(path: Path) -> Answer:
     # The first comment says what the answer does (after a %%writefile line, which must come first).
     description = next((line.strip()[2:] for line in text.splitlines()
                         if line.strip().startswith("# ") and not CELL_MARKER.match(line)), "")
+    racy = RACY_MARKER.search(text)
     parts = CELL_MARKER.split(text)
     if len(parts) == 1:
         cells = {exercise: text.strip("\n")}
@@ -52,7 +59,8 @@ def load_answer(path: Path) -> Answer:
     kind = path.stem.split("_", 1)[0]
     if kind not in ("right", "wrong"):
         raise ValueError(f"{path}: answer files are named right_<name>.py or wrong_<name>.py")
-    return Answer(assignment, exercise, path.stem, kind == "right", description, cells)
+    return Answer(assignment, exercise, path.stem, kind == "right", description, cells,
+                  racy.group(1) if racy else "")
 
 
 def load_answers(assignment: str) -> dict[str, list[Answer]]:
@@ -77,16 +85,54 @@ def with_answers(nb: NotebookNode, answers: Iterable[Answer]) -> NotebookNode:
     return result
 
 
-def submissions(assignment: str) -> dict[str, list[Answer]]:
+def submissions(assignment: str, racy: bool = False) -> dict[str, list[Answer]]:
     """Group the corpus into submissions: the k-th wrong (or right) answer of every exercise
-    in one notebook, so that one grading run checks one answer per exercise."""
+    in one notebook, so that one grading run checks one answer per exercise.
+
+    The answers marked racy are kept apart (``racy=True`` gives only them, ``False`` only
+    the others): test_determinism.py grades them several times, test_answers.py the rest once.
+    """
     result: dict[str, list[Answer]] = {}
+    prefix = "racy-" if racy else ""
     for exercise_answers in load_answers(assignment).values():
         for right in (False, True):
-            chosen = [a for a in exercise_answers if a.right is right]
+            chosen = [a for a in exercise_answers if a.right is right and bool(a.racy) is racy]
             for k, answer in enumerate(chosen):
-                result.setdefault(f"{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
+                result.setdefault(f"{prefix}{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
     return result
+
+
+def graded_answer_problems(course: Course, assignment: str, student: str, answers: Iterable[Answer]) -> list[str]:
+    """What is wrong with how ``student``'s graded submission scored ``answers``: a right
+    answer without full marks, a wrong one with them, a flag on an honest submission, or
+    a failed assertion that does not say what was expected. Prints each answer's score."""
+    scores = course.scores(assignment, student)
+    graded = course.autograded(assignment, student)
+    tests_of = exercises(graded)
+    failures = {nbgrader_meta(cell)["grade_id"]: error_outputs([cell]) for cell in test_cells(graded)}
+    problems = []
+    for answer in answers:
+        tests = tests_of[answer.exercise]
+        earned = sum(scores[test][0] for test in tests)
+        possible = sum(scores[test][1] for test in tests)
+        why = {test: failures[test] for test in tests if failures[test]}
+        if answer.right and earned != possible:
+            problems.append(f"{answer.label} ({answer.description}) is right but earned {earned:g}/{possible:g}: {why}")
+        if not answer.right and earned >= possible:
+            problems.append(f"{answer.label} ({answer.description}) is wrong but earned {earned:g}/{possible:g}")
+        print(f"{student}: {answer.label}: {earned:g}/{possible:g}")
+    # No answer in the corpus tampers with anything: the hardened grader must flag none.
+    flags = graded.metadata.get("course_grading", {}).get("flags")
+    if flags is None:
+        problems.append(f"{student}: the graded notebook has no report from grader: was the hardened grader used?")
+    elif flags:
+        problems.append(f"{student}: the grader flagged an honest submission for review: {flags}")
+    # Feedback must explain itself: a failed assertion says what was expected.
+    for test, errors in failures.items():
+        for _, error in errors:
+            if error.startswith("AssertionError") and "expected" not in error:
+                problems.append(f"{test} failed with a message that does not say what was expected: {error}")
+    return problems
 
 
 def assert_messages(source: str) -> list[str]:
