@@ -66,6 +66,8 @@ def configure(c: Any) -> None:
     # may run for Execute.timeout. The total covers a few hung cells and kernel restarts.
     c.HardenedExecute.total_seconds = 180  # the whole notebook, restarts included
     c.HardenedExecute.answer_timeout = 20  # an answer cell defines functions; it does not compute
+    c.HardenedExecute.after_hang_timeout = 5  # a demonstration after a cell hung: it likely calls the hung answer
+    c.HardenedExecute.start_attempts = 3  # kernel starts, each on fresh ports, before it scores 0 with a note
     c.HardenedExecute.max_tasks = 256  # processes + threads at once (a Pool of 8 and the kernel use ~40)
     c.HardenedExecute.memory_mb = 2048  # resident memory of all of the notebook's processes together
     c.HardenedExecute.output_kb = 4096  # output kept per notebook; a flood is cut and interrupted

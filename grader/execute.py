@@ -20,6 +20,10 @@ and adds:
   error output that says why, so a test that could not run scores 0, and a note at the top
   of the graded notebook (and so of the feedback) says what happened (:mod:`grader.notes`).
   Up to ``max_restarts`` times; after that the remaining cells are marked as not run.
+  A kernel that does not start is tried again on fresh ports (``start_attempts``); if it
+  never starts, every cell is marked as not run, so the submission scores 0 with a note.
+  Once a cell has hung, demonstrations get a short timeout (``after_hang_timeout``): they
+  would otherwise each wait the full timeout on the same hung answer.
 * **Tamper resistance.** Test cells and locked helper cells are sent sealed to the kernel's
   sentinel (:mod:`grader_kernel.sentinel`), which runs them on a restored kernel and signs
   the outcome. A test counts only with a verified verdict; one whose verdict is missing or
@@ -118,6 +122,15 @@ class HardenedExecute(Execute):
     disk_mb = Integer(1024, help=(
         "Megabytes of files the notebook may write in all (its folder, its temporary folder, and "
         "on Linux as root its shared memory); more ends its processes.")).tag(config=True)
+    after_hang_timeout = Integer(5, help=(
+        "Once a cell has run past its timeout (an answer that hangs), each later cell that "
+        "carries no points and is not locked (a demonstration) may run this many seconds: "
+        "the demonstrations that call a hung answer would each wait the full timeout. Tests, "
+        "locked cells and answers keep theirs.")).tag(config=True)
+    start_attempts = Integer(3, help=(
+        "Tries to start a kernel, each on fresh ports, before giving up: two kernels started "
+        "at once can pick the same port, and one then dies before it replies. A submission "
+        "whose kernel never starts scores 0 with a Grading note that says so.")).tag(config=True)
     max_restarts = Integer(3, help=(
         "Kernel restarts after a death or hang; after that the remaining cells are not run.")).tag(config=True)
     student_uid_base = Integer(2_000_000_000, help=(
@@ -264,9 +277,16 @@ class HardenedExecute(Execute):
         cells = self.nb.cells
         index = 0
         # Started before the first cell even when no cell has code, as nbgrader's Execute
-        # does: a kernel that cannot start before any student code ran (a kernelspec the
-        # machine lacks) is nbgrader's error for this submission, as without this grader.
-        await self._start_kernel(run, 0)
+        # does. A kernel that cannot start (a port taken, a kernelspec the machine lacks)
+        # grades the submission 0 with a note, rather than leave it without a grade.
+        problem = await self._start_kernel_retrying(run, 0)
+        if problem is not None:
+            why = f"the kernel could not be started ({self.start_attempts} attempts; the last: {problem})"
+            verdicts.mark_not_run(run, cells, 0, why)
+            run.notes.append("Nothing in this notebook could run, so it scores 0; it should be graded again "
+                             "once the kernel starts.")
+            run.flag("", why)
+            return
         need_kernel = False
         while index < len(cells):
             cell = cells[index]
@@ -278,13 +298,9 @@ class HardenedExecute(Execute):
                                                          "ran out before this cell")
                 break
             if need_kernel:
-                try:
-                    await self._start_kernel(run, index)
-                except Exception as error:
-                    if not run.restarts:
-                        raise  # before any student code ran: the grader's own problem, reported as such
-                    self.log.warning("The kernel did not start again after a restart: %s", error)
-                    await self._end_kernel(run)
+                problem = await self._start_kernel_retrying(run, index)
+                if problem is not None:
+                    self.log.warning("The kernel did not start again after a restart: %s", problem)
                     run.restarts += 1
                     if run.restarts > self.max_restarts:
                         verdicts.mark_not_run(run, cells, index, f"the kernel did not start again after it stopped "
@@ -315,6 +331,24 @@ class HardenedExecute(Execute):
         if isinstance(km, SandboxedKernelManager) and self.sandbox:
             km.files = self._kernel_files
         return km
+
+    async def _start_kernel_retrying(self, run: Run, index: int) -> str | None:
+        """Start a kernel as :meth:`_start_kernel` does, up to ``start_attempts`` times, each
+        with a new kernel manager and so fresh ports; None once one has started, else why
+        the last attempt failed."""
+        problem = "no attempt was made"
+        for attempt in range(1, max(1, self.start_attempts) + 1):
+            if attempt > 1 and run.remaining() < 1:
+                return f"{problem}; the notebook's time ran out before another attempt"
+            try:
+                await self._start_kernel(run, index)
+                return None
+            except Exception as error:  # whatever stops a start: a port in use, a kernel that exits, no kernelspec
+                problem = f"{type(error).__name__}: {error}"
+                self.log.warning("The kernel did not start (attempt %d of %d): %s", attempt, self.start_attempts,
+                                 problem)
+                await self._end_kernel(run)
+        return problem
 
     async def _start_kernel(self, run: Run, index: int) -> None:
         """Start a kernel; after a restart, replay the cells before ``index`` (not tests)."""
@@ -413,6 +447,8 @@ class HardenedExecute(Execute):
         the error output that says why it is not (it died, or hung past its timeout)."""
         kind = run.kinds[index]
         seconds = run.limits.answer_seconds if kind == "answer" else run.limits.cell_seconds
+        if run.timed_out and kind == "other":
+            seconds = min(seconds, self.after_hang_timeout)
         original = cell.source
         nonce = None
         if kind in ("test", "locked") and self.sealed_tests and getattr(self.km, "wrapped", False):
@@ -428,10 +464,13 @@ class HardenedExecute(Execute):
             return self._death()
         except CellTimeoutError:
             await asyncio.sleep(0)
+            run.timed_out = True
             return verdicts.hang(run.cell_timeout)
         finally:
             cell.source = original
             run.expected.pop(index, None)
+        if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", [])):
+            run.timed_out = True  # interrupted at its timeout; the kernel lives on
         if self._watchdog.violation:
             return self._death()
         run.completed.add(index)

@@ -54,6 +54,7 @@ class Run:
     replaying: bool = False
     cell_started: float = 0.0
     cell_timeout: float = 0.0
+    timed_out: bool = False  # a cell has run past its timeout: an answer hangs
 
     def flag(self, where: str, message: str) -> None:
         self.flags.setdefault(where, []).append(message)

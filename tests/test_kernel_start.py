@@ -1,0 +1,71 @@
+"""A kernel that cannot start never costs a submission its grade silently: the grader tries
+again on fresh ports, and if the kernel still does not start, the submission scores 0 with
+a Grading note that says so (grader.execute.HardenedExecute.start_attempts)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from unittest import mock
+
+from jupyter_client.connect import LocalPortCache
+
+import support
+
+
+def honest_course(tmp_path):
+    course = support.make_course(tmp_path / "course", support.TARGET)
+    course.submit(support.TARGET, "student", support.target_notebook())  # the key: full marks
+    return course
+
+
+def report(course) -> dict:
+    return course.autograded(support.TARGET, "student").metadata["course_grading"]
+
+
+def test_a_port_taken_when_the_kernel_starts_is_retried_on_fresh_ports(kernel_factory, tmp_path):
+    course = honest_course(tmp_path)
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    # Another program holds a port; the first kernel is given it (as when two kernels pick
+    # the same free port at once), so that kernel dies before it replies.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        real, handed = LocalPortCache.find_available_port, []
+
+        def taken_first(self, ip):
+            handed.append(ip)
+            return port if len(handed) == 1 else real(self, ip)
+
+        with mock.patch.object(LocalPortCache, "find_available_port", taken_first):
+            log = course.autograde(support.TARGET, kernel)
+    assert len(handed) >= 10, f"ports were picked {len(handed)} times; expected a second kernel with fresh ports"
+    assert "The kernel did not start (attempt 1 of 3)" in log, f"expected a first failed start in the log:\n{log}"
+    scores = course.scores(support.TARGET, "student")
+    assert all(score == top for score, top in scores.values()), f"expected full marks after the retry: {scores}"
+    assert report(course)["notes"] == [], f"expected no Grading note for a start that succeeded: {report(course)}"
+
+
+def test_a_kernel_that_never_starts_scores_zero_with_a_note(kernel_factory, tmp_path):
+    course = honest_course(tmp_path)
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    # A kernelspec whose kernel exits at once, before it listens on any port.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-c", "raise SystemExit(3)", "{connection_file}"],
+        "display_name": "Python 3 (exits at start-up)", "language": "python"}))
+    env = {**kernel.env(), "JUPYTER_PATH": str(tmp_path / "jupyter")}
+    log = course.nbgrader("autograde", support.TARGET, "--force", env=env)  # exits 0: nothing dropped
+
+    assert log.count("The kernel did not start (attempt") == 3, f"expected three attempts in the log:\n{log}"
+    scores = course.scores(support.TARGET, "student")
+    assert scores and all(score == 0 for score, _ in scores.values()), f"expected 0 on every test: {scores}"
+    notes = report(course)["notes"]
+    assert any("could not be started" in note for note in notes), f"expected a note that says why: {notes}"
+    graded = course.autograded(support.TARGET, "student")
+    errors = support.error_outputs(support.test_cells(graded))
+    assert errors and all(error.startswith("CellNotRun") for _, error in errors), (
+        f"expected every test to say it was not run: {errors}")
