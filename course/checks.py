@@ -54,13 +54,40 @@ def describe_call(func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: 
     return f"{getattr(func, '__name__', repr(func))}({', '.join(parts)})"
 
 
+# Calls that ran past their timeout: func -> (its thread, when it started). While such a call
+# is still running (an endless loop, a lock never released), a later call of the same
+# function fails at once instead of waiting out its own timeout: a hung answer would
+# otherwise cost every later check its full timeout.
+_hung: dict[Any, tuple[threading.Thread, float]] = {}
+
+
+def _is_answer(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is the student's code: not a builtin, nor from the standard library
+    or this package (a check may time out ``time.sleep`` or ``queue.get`` on purpose)."""
+    module = getattr(func, "__module__", None) or ""
+    top = module.partition(".")[0]
+    return not inspect.isbuiltin(func) and top not in sys.stdlib_module_names and top != "course"
+
+
 def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
     """Return ``func(*args, **kwargs)``, or fail if it has not returned within ``timeout`` s.
 
     The call runs in a daemon thread, so a call that deadlocks (a ``join`` that never
     returns) fails this check with a message instead of freezing the kernel until the
     grader's cell timeout. An exception that the call raises is raised here unchanged.
+    If an earlier call of ``func`` ran past its timeout and is still running, this one
+    fails at once.
     """
+    try:
+        earlier = _hung.get(func)
+    except TypeError:  # an unhashable callable (a bound method of an unhashable object)
+        earlier = None
+    if earlier is not None and earlier[0].is_alive():
+        raise AssertionError(
+            f"{describe_call(func, args, kwargs)} was not called: an earlier call of it has been running for "
+            f"{time.monotonic() - earlier[1]:.0f} s without returning; expected it to finish long before that "
+            "(is it waiting for something that never happens?)"
+        )
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -70,10 +97,14 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name=f"check {getattr(func, '__name__', 'call')}", daemon=True)
+    started = time.monotonic()
     with _tracker_settled():
         thread.start()
         thread.join(timeout)
     if thread.is_alive():
+        if _is_answer(func):
+            with contextlib.suppress(TypeError):
+                _hung[func] = (thread, started)
         raise AssertionError(
             f"{describe_call(func, args, kwargs)} did not return within {timeout:g} s; "
             "expected it to finish long before that (is it waiting for something that never happens?)"

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -131,6 +132,29 @@ def test_call_with_timeout():
     with pytest.raises(AssertionError, match=r"did not return within 0\.2 s"):
         call_with_timeout(time.sleep, 5, timeout=0.2)
     assert time.monotonic() - start < 2
+    assert call_with_timeout(time.sleep, 0) is None, "a library function that timed out once is called again"
+
+
+def test_call_with_timeout_does_not_wait_again_for_a_hung_answer():
+    release = threading.Event()
+
+    def stuck(wait):  # an answer whose first call never returns (until the test releases it)
+        if wait:
+            release.wait()
+        return "done"
+
+    stuck.__module__ = "__main__"
+    with pytest.raises(AssertionError, match=r"did not return within 0\.2 s"):
+        call_with_timeout(stuck, True, timeout=0.2)
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match=r"was not called: an earlier call of it has been running for \d+ s"):
+        call_with_timeout(stuck, False, timeout=30)
+    assert time.monotonic() - start < 5, "expected the second call to fail at once, not after its timeout"
+    release.set()  # the hung call ends: the function is called again
+    deadline = time.monotonic() + 10  # generous: the released thread only has to return
+    while time.monotonic() < deadline and any(t.name == "check stuck" for t in threading.enumerate()):
+        time.sleep(0.01)
+    assert call_with_timeout(stuck, False, timeout=30) == "done"
 
 
 def _fork_and_exit_in_parent(code):
