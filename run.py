@@ -103,7 +103,9 @@ def main(argv: list[str]) -> int:
     if command == "test":
         # -n auto: parallel workers (tests/conftest.py says how many). pytest exits 5 when
         # no test ran, which fails this command (and CI) like any other non-zero status.
-        pytest = [python, "-m", "pytest", "-n", "auto"]
+        # --maxschedchunk 1: tests go out one at a time, longest first (tests/support/schedule.py),
+        # so that no worker is left with a queue of long tests while the others are idle.
+        pytest = [python, "-m", "pytest", "-n", "auto", "--maxschedchunk", "1"]
         if rest:
             return subprocess.call([*pytest, *rest], cwd=ROOT)
         # The whole suite: the browser tests (tests/e2e) run after the rest, on their own,

@@ -19,6 +19,27 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * usable_cpu_count()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest tests first (support.schedule). Every xdist worker collects, and must reach
+    the same order: they all read the same recorded durations."""
+    order = {nodeid: i for i, nodeid in enumerate(support.schedule.longest_first(
+        [item.nodeid for item in items], support.schedule.load()))}
+    items.sort(key=lambda item: order[item.nodeid])
+
+
+_measured: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _measured[report.nodeid] = _measured.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The controller (or a run without xdist) records what each test took, for the next run's order.
+    if not hasattr(session.config, "workerinput") and _measured:
+        support.schedule.save(_measured)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         "course pythons: " + ", ".join(f"{minor} ({path})" for minor, path in PYTHONS.items()),

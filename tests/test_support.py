@@ -85,6 +85,34 @@ def test_submissions_take_the_kth_answer_of_each_exercise(tmp_path, monkeypatch)
     assert grouped == {"wrong-1": ["a/wrong_1", "b/wrong_1"], "wrong-2": ["a/wrong_2"], "right-1": ["a/right_1"]}
 
 
+def test_racy_answers_are_kept_apart(tmp_path, monkeypatch):
+    monkeypatch.setattr(support.answers, "ANSWERS", tmp_path)
+    (tmp_path / "x" / "a").mkdir(parents=True)
+    (tmp_path / "x" / "a" / "wrong_plain.py").write_text("# Plain.\n")
+    (tmp_path / "x" / "a" / "wrong_race.py").write_text("# Races.\n# racy: two threads add at once\nx = 1\n")
+    (tmp_path / "x" / "a" / "right_race.py").write_text("# Right.\n# racy: finishes in any order\n")
+    once = {name: [a.name for a in answers] for name, answers in support.submissions("x").items()}
+    racy = {name: [a.name for a in answers] for name, answers in support.submissions("x", racy=True).items()}
+    assert once == {"wrong-1": ["wrong_plain"]}
+    assert racy == {"racy-wrong-1": ["wrong_race"], "racy-right-1": ["right_race"]}
+    answer = support.load_answer(tmp_path / "x" / "a" / "wrong_race.py")
+    assert (answer.description, answer.racy) == ("Races.", "two threads add at once")
+
+
+def test_longest_tests_first_from_records_or_estimates(tmp_path):
+    ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]",
+           "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
+           "tests/test_answers.py::test_x[2]"]
+    assert support.schedule.longest_first(ids, {}) == [ids[2], ids[1], ids[3], ids[0]]  # estimates; ties keep order
+    records = tmp_path / "durations.json"
+    support.schedule.save({ids[0]: 500.0, ids[3]: 30.0}, records)
+    support.schedule.save({ids[1]: 2.0}, records)  # merged with what was recorded
+    assert support.schedule.load(records) == {ids[0]: 500.0, ids[1]: 2.0, ids[3]: 30.0}
+    assert support.schedule.longest_first(ids, support.schedule.load(records)) == [ids[0], ids[2], ids[3], ids[1]]
+    records.write_text("{not json")
+    assert support.schedule.load(records) == {}, "expected a damaged record to be ignored"
+
+
 def test_execution_seconds_spans_first_start_to_last_reply():
     nb = v4.new_notebook(cells=[v4.new_code_cell("1"), v4.new_code_cell("2")])
     nb.cells[0].metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00.000Z",
