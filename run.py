@@ -42,7 +42,7 @@ def venv_bin(name: str) -> Path:
 def requirements_digest() -> str:
     """What the environment was built from: requirements, package metadata, Python."""
     digest = hashlib.sha256(sys.version.encode())
-    for name in ("requirements.txt", "pyproject.toml"):
+    for name in ("requirements.txt", "requirements-kernel.txt", "pyproject.toml"):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 

@@ -128,7 +128,7 @@ def copy_course(destination: Path) -> Path:
     checkpoints or caches). Its .venv is a link to the checkout's, so that run.py finds
     its environment ready."""
     destination.mkdir(parents=True)
-    for name in ("nbgrader_config.py", "run.py", "requirements.txt", "pyproject.toml"):
+    for name in ("nbgrader_config.py", "run.py", "requirements.txt", "requirements-kernel.txt", "pyproject.toml"):
         shutil.copy2(ROOT / name, destination / name)
     ignore = shutil.ignore_patterns("*.py", ".ipynb_checkpoints", "__pycache__")
     for name in ("source", "release"):

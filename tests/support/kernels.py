@@ -52,29 +52,33 @@ def find_pythons() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def kernel_python(minor: str, interpreter: str) -> str:
-    """A Python of this minor version with requirements.txt installed, for running kernels.
+KERNEL_REQUIREMENTS = "requirements-kernel.txt"
 
-    This interpreter already has them. Other versions get a virtual environment under
-    .cache/, rebuilt whenever requirements.txt changes (the course package is installed
+
+def kernel_python(minor: str, interpreter: str) -> str:
+    """A Python of this minor version with what a kernel needs installed, for running kernels.
+
+    This interpreter already has it. Other versions get a virtual environment under
+    .cache/ with requirements-kernel.txt only (a kernel needs neither JupyterLab nor
+    nbgrader), rebuilt whenever that file changes (the course package is installed
     editable, so changes to course/ need no rebuild); a file lock lets parallel test
     workers share it.
     """
     if interpreter == sys.executable:
         return sys.executable
-    digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes())
+    digest = hashlib.sha256((ROOT / KERNEL_REQUIREMENTS).read_bytes() + (ROOT / "pyproject.toml").read_bytes())
     env = CACHE / "kernels" / f"py{minor}-{digest.hexdigest()[:12]}"
     python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     done = env / "installed"
     CACHE.mkdir(exist_ok=True)
     with FileLock(str(CACHE / f"kernel-py{minor}.lock")):
         if not done.exists():
-            for stale in env.parent.glob(f"py{minor}-*"):  # built from an older requirements.txt
+            for stale in env.parent.glob(f"py{minor}-*"):  # built from an older requirements-kernel.txt
                 shutil.rmtree(stale, ignore_errors=True)
             subprocess.run([interpreter, "-m", "venv", str(env)], check=True)
             pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
             subprocess.run([*pip, "--upgrade", "pip"], check=True, cwd=ROOT)
-            subprocess.run([*pip, "-r", "requirements.txt"], check=True, cwd=ROOT)
+            subprocess.run([*pip, "-r", KERNEL_REQUIREMENTS], check=True, cwd=ROOT)
             done.write_text(interpreter + "\n")
     return str(python)
 
