@@ -7,6 +7,7 @@ import tally
 def parallel_count(processes, times):
     """Run tally.add_many(counter, lock, times) in `processes` processes at once; return the final count."""
     # Makes a new Lock for every process, so the locks exclude nobody.
+# racy: whether two processes' read-and-write overlap, so that an update is lost
     counter = multiprocessing.Value("i", 0)
     adders = [
         multiprocessing.Process(target=tally.add_many, args=(counter, multiprocessing.Lock(), times))

@@ -1,6 +1,7 @@
 # %% cell: add_many
 %%writefile tally.py
 # Adds without taking the lock: processes running it at once lose updates.
+# racy: whether two processes' read-and-write overlap, so that an update is lost
 """Exercise C: add to a shared counter without losing updates."""
 
 

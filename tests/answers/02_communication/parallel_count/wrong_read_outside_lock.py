@@ -1,6 +1,7 @@
 # %% cell: add_many
 %%writefile tally.py
 # Reads the value before taking the lock, and only writes under it: another process can write in between.
+# racy: whether another process writes between a read and the locked write
 """Exercise C: add to a shared counter without losing updates."""
 
 
