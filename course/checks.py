@@ -20,6 +20,7 @@ import signal
 import sys
 import threading
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -54,6 +55,50 @@ def describe_call(func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: 
     return f"{getattr(func, '__name__', repr(func))}({', '.join(parts)})"
 
 
+# In an autograde kernel: the student's functions that were running when a cell was
+# interrupted for running past its time (the grader interrupts such a cell), with the
+# seconds that cell had run. A later check of such a function fails at once: a demonstration
+# that hung on an answer has already shown that the answer hangs, and every later check
+# would otherwise wait out its own timeout on it again.
+_interrupted: dict[types.CodeType, float] = {}
+_cell_started = [time.monotonic()]
+
+
+def _code_of(func: Callable[..., Any]) -> types.CodeType | None:
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    return code if isinstance(code, types.CodeType) else None
+
+
+def _cell_starts(*_info: Any) -> None:
+    _cell_started[0] = time.monotonic()
+
+
+def _note_interrupted(result: Any) -> None:
+    """IPython's post_run_cell callback: after an interrupted cell, note the student's
+    functions that were running."""
+    error = getattr(result, "error_in_exec", None)
+    if not isinstance(error, KeyboardInterrupt):
+        return
+    seconds = time.monotonic() - _cell_started[0]
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name != "<module>" and _is_students(frame.f_globals.get("__name__") or ""):
+            _interrupted.setdefault(frame.f_code, seconds)
+        trace = trace.tb_next
+
+
+def _watch_interrupts() -> None:
+    """Watch for interrupted cells in a kernel that nbgrader's autograde runs (not in a
+    student's own kernel, where an interrupt is the student's choice)."""
+    if os.environ.get("NBGRADER_EXECUTION") != "autograde" or "IPython" not in sys.modules:
+        return
+    shell = sys.modules["IPython"].get_ipython()
+    if shell is not None:
+        shell.events.register("pre_run_cell", _cell_starts)
+        shell.events.register("post_run_cell", _note_interrupted)
+
+
 # Calls that ran past their timeout: func -> (its thread, when it started). While such a call
 # is still running (an endless loop, a lock never released), a later call of the same
 # function fails at once instead of waiting out its own timeout: a hung answer would
@@ -61,12 +106,21 @@ def describe_call(func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: 
 _hung: dict[Any, tuple[threading.Thread, float]] = {}
 
 
-def _is_answer(func: Callable[..., Any]) -> bool:
-    """Whether ``func`` is the student's code: not a builtin, nor from the standard library
-    or this package (a check may time out ``time.sleep`` or ``queue.get`` on purpose)."""
-    module = getattr(func, "__module__", None) or ""
+def _is_students(module: str) -> bool:
+    """Whether code of this module is the student's: not the standard library's, nor this
+    package's (a check may time out ``time.sleep`` or ``queue.get`` on purpose), nor of an
+    installed package."""
     top = module.partition(".")[0]
-    return not inspect.isbuiltin(func) and top not in sys.stdlib_module_names and top != "course"
+    if top in sys.stdlib_module_names or top in ("course", "IPython", "ipykernel", "grader_kernel"):
+        return False
+    found = sys.modules.get(top)
+    path = getattr(found, "__file__", None) or ""
+    return "site-packages" not in path and "dist-packages" not in path
+
+
+def _is_answer(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is the student's code (see :func:`_is_students`)."""
+    return not inspect.isbuiltin(func) and _is_students(getattr(func, "__module__", None) or "")
 
 
 def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
@@ -75,9 +129,17 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
     The call runs in a daemon thread, so a call that deadlocks (a ``join`` that never
     returns) fails this check with a message instead of freezing the kernel until the
     grader's cell timeout. An exception that the call raises is raised here unchanged.
-    If an earlier call of ``func`` ran past its timeout and is still running, this one
-    fails at once.
+    If an earlier call of ``func`` ran past its timeout and is still running, or (under
+    autograde) was running in a cell that was stopped for running too long, this one fails
+    at once.
     """
+    code = _code_of(func)
+    if code is not None and code in _interrupted:
+        raise AssertionError(
+            f"{describe_call(func, args, kwargs)} was not called: an earlier call of it, in a cell before, ran for "
+            f"{_interrupted[code]:.0f} s without returning until the grader stopped it; expected it to finish long "
+            "before that (is it waiting for something that never happens?)"
+        )
     try:
         earlier = _hung.get(func)
     except TypeError:  # an unhashable callable (a bound method of an unhashable object)
@@ -376,3 +438,6 @@ class PoolSpy:
     def sizes(self) -> list[tuple[str, int]]:
         """Each pool's kind and number of workers, e.g. ``[("Pool", 2)]``."""
         return [(type(pool).__name__, pool._processes) for pool in self.pools]  # type: ignore[attr-defined]
+
+
+_watch_interrupts()

@@ -66,6 +66,7 @@ def configure(c: Any) -> None:
     # may run for Execute.timeout. The total covers a few hung cells and kernel restarts.
     c.HardenedExecute.total_seconds = 180  # the whole notebook, restarts included
     c.HardenedExecute.answer_timeout = 20  # an answer cell defines functions; it does not compute
+    c.HardenedExecute.demo_timeout = 20  # a demonstration takes seconds; one that waits on a hung answer stops
     c.HardenedExecute.after_hang_timeout = 5  # a demonstration after a cell hung: it likely calls the hung answer
     c.HardenedExecute.start_attempts = 3  # kernel starts, each on fresh ports, before it scores 0 with a note
     c.HardenedExecute.max_tasks = 256  # processes + threads at once (a Pool of 8 and the kernel use ~40)

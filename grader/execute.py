@@ -22,8 +22,9 @@ and adds:
   Up to ``max_restarts`` times; after that the remaining cells are marked as not run.
   A kernel that does not start is tried again on fresh ports (``start_attempts``); if it
   never starts, every cell is marked as not run, so the submission scores 0 with a note.
-  Once a cell has hung, demonstrations get a short timeout (``after_hang_timeout``): they
-  would otherwise each wait the full timeout on the same hung answer.
+  Demonstrations (cells without points, not locked) get a shorter timeout
+  (``demo_timeout``), and once a cell has hung a very short one (``after_hang_timeout``):
+  they would otherwise each wait the full timeout on the same hung answer.
 * **Tamper resistance.** Test cells and locked helper cells are sent sealed to the kernel's
   sentinel (:mod:`grader_kernel.sentinel`), which runs them on a restored kernel and signs
   the outcome. A test counts only with a verified verdict; one whose verdict is missing or
@@ -122,6 +123,10 @@ class HardenedExecute(Execute):
     disk_mb = Integer(1024, help=(
         "Megabytes of files the notebook may write in all (its folder, its temporary folder, and "
         "on Linux as root its shared memory); more ends its processes.")).tag(config=True)
+    demo_timeout = Integer(20, help=(
+        "Seconds a cell that carries no points and is not locked (a demonstration) may run. "
+        "The course's demonstrations take a few seconds even on a busy machine; one that "
+        "calls an answer that hangs would otherwise wait the full Execute.timeout.")).tag(config=True)
     after_hang_timeout = Integer(5, help=(
         "Once a cell has run past its timeout (an answer that hangs), each later cell that "
         "carries no points and is not locked (a demonstration) may run this many seconds: "
@@ -447,8 +452,8 @@ class HardenedExecute(Execute):
         the error output that says why it is not (it died, or hung past its timeout)."""
         kind = run.kinds[index]
         seconds = run.limits.answer_seconds if kind == "answer" else run.limits.cell_seconds
-        if run.timed_out and kind == "other":
-            seconds = min(seconds, self.after_hang_timeout)
+        if kind == "other":
+            seconds = min(seconds, self.after_hang_timeout if run.timed_out else self.demo_timeout)
         original = cell.source
         nonce = None
         if kind in ("test", "locked") and self.sealed_tests and getattr(self.km, "wrapped", False):

@@ -50,7 +50,8 @@ RUNS = {
     "waits": ["deadlocked_join", "queue_join_without_task_done"],
     "course-files": ["read_hidden_tests", "read_gradebook", "write_into_course", "write_other_students",
                      "read_system_secrets"],
-    "real-notebook": ["real_notebook_transformer", "real_notebook_kernel_death", "always_equal_result"],
+    "real-notebook": ["real_notebook_transformer", "real_notebook_kernel_death", "always_equal_result",
+                      "real_notebook_hang"],
 }
 
 

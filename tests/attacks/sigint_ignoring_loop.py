@@ -16,4 +16,7 @@ while True:
 HONEST = ["add", "square"]
 TARGETS = ["test_double"]
 KEEPS = ["test_add", "test_square"]
-BOUND = 120
+# A hanging answer is graded in at most about 45 s (its cell's 20 s, 5 s for each demonstration
+# after it; the checks after it fail at once): measured 26-38 s under the suite's load; 60 leaves
+# room for a busier machine.
+BOUND = 60
