@@ -110,6 +110,8 @@ def _is_students(module: str) -> bool:
     """Whether code of this module is the student's: not the standard library's, nor this
     package's (a check may time out ``time.sleep`` or ``queue.get`` on purpose), nor of an
     installed package."""
+    if module == "__main__":  # a notebook's own code
+        return True
     top = module.partition(".")[0]
     if top in sys.stdlib_module_names or top in ("course", "IPython", "ipykernel", "grader_kernel"):
         return False

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import types
 
 import psutil
 import pytest
@@ -155,6 +156,25 @@ def test_call_with_timeout_does_not_wait_again_for_a_hung_answer():
     while time.monotonic() < deadline and any(t.name == "check stuck" for t in threading.enumerate()):
         time.sleep(0.01)
     assert call_with_timeout(stuck, False, timeout=30) == "done"
+
+
+def test_call_with_timeout_does_not_call_again_what_an_interrupted_cell_was_running(monkeypatch):
+    from course import checks
+
+    monkeypatch.setattr(checks, "_interrupted", {})
+    namespace = {"__name__": "student_answer"}  # a module of the student's, as a notebook's code is
+    exec("import time\n\ndef spin(n):\n    time.sleep(0)\n    raise KeyboardInterrupt\n", namespace)
+    spin = namespace["spin"]
+    # A cell that calls it and is stopped (the grader interrupts a cell that runs too long).
+    exec("try:\n    spin(1)\nexcept KeyboardInterrupt as error:\n    interrupted = error\n", namespace)
+    checks._note_interrupted(types.SimpleNamespace(error_in_exec=namespace["interrupted"]))
+    assert list(checks._interrupted) == [spin.__code__], "expected only the student's function to be noted"
+    start = time.monotonic()
+    with pytest.raises(AssertionError, match=r"ran for \d+ s without returning until the grader stopped it"):
+        call_with_timeout(spin, 2, timeout=30)
+    assert time.monotonic() - start < 5, "expected the call to fail at once"
+    checks._note_interrupted(types.SimpleNamespace(error_in_exec=ValueError("not an interrupt")))
+    assert len(checks._interrupted) == 1
 
 
 def _fork_and_exit_in_parent(code):
