@@ -1,4 +1,5 @@
 # Submits every url and collects the bodies with as_completed, so they come in the order the downloads finish.
+# racy: the order in which the downloads finish
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from course.net import fetch

@@ -1,4 +1,5 @@
 # Starts one thread per url instead of a pool of `workers` threads.
+# racy: how many of its eight threads' downloads overlap
 import threading
 
 from course.net import fetch

@@ -1,4 +1,5 @@
 # Fills the dict from done-callbacks, then waits for every future with wait().
+# racy: how many downloads overlap (was: 0.2 s downloads had to overlap 3 at once)
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 

@@ -1,4 +1,5 @@
 # Waits with FIRST_EXCEPTION, which, when no download fails, waits until all of them are done.
+# racy: whether the slow downloads end before the test stops waiting, and which done future it picks
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from course.net import fetch

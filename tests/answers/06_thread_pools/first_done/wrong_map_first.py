@@ -1,4 +1,5 @@
 # Takes the first result of executor.map, which is always the first url's, whenever it finishes.
+# racy: whether the first url's download ends before the test stops waiting
 from concurrent.futures import ThreadPoolExecutor
 
 from course.net import fetch

@@ -1,4 +1,5 @@
 # Takes the first future from as_completed, then calls shutdown(), whose default wait=True waits for the rest.
+# racy: whether the slow downloads end before the test stops waiting
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from course.net import fetch

@@ -1,4 +1,5 @@
 # Starts one daemon thread per url, ignoring `workers`, and returns the first url put in a queue.
+# racy: which of its threads' downloads finishes first
 import queue
 import threading
 

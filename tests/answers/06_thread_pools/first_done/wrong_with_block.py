@@ -1,4 +1,5 @@
 # Finds the first download with wait(FIRST_COMPLETED), but inside a with block, which waits for all the others on exit.
+# racy: whether the slow downloads end before the test stops waiting
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from course.net import fetch

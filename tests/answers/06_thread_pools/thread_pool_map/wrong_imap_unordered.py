@@ -1,4 +1,5 @@
 # Uses imap_unordered, so the results come in the order the calls finish.
+# racy: the order in which the calls finish
 from multiprocessing.pool import ThreadPool
 
 

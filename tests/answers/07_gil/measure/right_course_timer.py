@@ -1,4 +1,5 @@
 # Times the whole with block with the course's Timer, which reads time.perf_counter.
+# racy: the wall-clock time of the batch (was: real sleeps against thresholds)
 from course.timing import Timer
 
 

@@ -1,4 +1,5 @@
 # Starts the clock after making the executor, so its start-up is not counted.
+# racy: the wall-clock time of the batch (was: real sleeps against thresholds)
 import time
 
 

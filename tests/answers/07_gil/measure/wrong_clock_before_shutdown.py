@@ -1,4 +1,5 @@
 # Stops the clock inside the with block, so the executor's shutdown is not counted.
+# racy: the wall-clock time of the batch (was: real sleeps against thresholds)
 import time
 
 

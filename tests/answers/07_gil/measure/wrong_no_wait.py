@@ -1,4 +1,5 @@
 # Submits the work but shuts down with wait=False, so it returns before the tasks have run.
+# racy: whether the tasks have run when it reads the clock
 import time
 
 

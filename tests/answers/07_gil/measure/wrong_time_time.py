@@ -1,4 +1,5 @@
 # Reads the wall clock with time.time() instead of time.perf_counter().
+# racy: the wall-clock time of the batch (was: real sleeps against a 100-fold clock)
 import time
 
 

@@ -1,4 +1,5 @@
 # Uses as_completed, but remembers each future's position and puts the digests back in order.
+# racy: the order in which the hashes finish
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 

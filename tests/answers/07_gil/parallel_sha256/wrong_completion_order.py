@@ -1,4 +1,5 @@
 # Collects the digests with as_completed, so they come back in the order the hashes finish.
+# racy: the order in which the hashes finish
 import hashlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
