@@ -4,8 +4,8 @@ right answer written differently from the key gets full marks.
 Each submission holds one answer per exercise (see support.submissions), graded by plain
 `nbgrader autograde` on the Pythons and start methods in support.ANSWERS_PYTHONS and
 support.ANSWERS_METHODS; the full Python × start-method matrix is run for the reference
-and blank notebooks (test_autograde.py). The answers marked racy are graded several times
-by test_determinism.py instead.
+and blank notebooks (test_autograde.py). The answers marked racy are graded several more
+times by test_determinism.py.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def test_submissions_take_the_kth_answer_of_each_exercise(tmp_path, monkeypatch)
     assert grouped == {"wrong-1": ["a/wrong_1", "b/wrong_1"], "wrong-2": ["a/wrong_2"], "right-1": ["a/right_1"]}
 
 
-def test_racy_answers_are_kept_apart(tmp_path, monkeypatch):
+def test_racy_answers_are_also_grouped_on_their_own(tmp_path, monkeypatch):
     monkeypatch.setattr(support.answers, "ANSWERS", tmp_path)
     (tmp_path / "x" / "a").mkdir(parents=True)
     (tmp_path / "x" / "a" / "wrong_plain.py").write_text("# Plain.\n")
@@ -93,10 +93,19 @@ def test_racy_answers_are_kept_apart(tmp_path, monkeypatch):
     (tmp_path / "x" / "a" / "right_race.py").write_text("# Right.\n# racy: finishes in any order\n")
     once = {name: [a.name for a in answers] for name, answers in support.submissions("x").items()}
     racy = {name: [a.name for a in answers] for name, answers in support.submissions("x", racy=True).items()}
-    assert once == {"wrong-1": ["wrong_plain"]}
-    assert racy == {"racy-wrong-1": ["wrong_race"], "racy-right-1": ["right_race"]}
+    assert once == {"wrong-1": ["wrong_plain"], "wrong-2": ["wrong_race"], "right-1": ["right_race"]}
+    assert racy == {"racy-1": ["right_race"], "racy-2": ["wrong_race"]}
     answer = support.load_answer(tmp_path / "x" / "a" / "wrong_race.py")
     assert (answer.description, answer.racy) == ("Races.", "two threads add at once")
+
+
+def test_without_demonstrations_keeps_what_nbgrader_knows():
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), v4.new_code_cell("demo()"),
+                                v4.new_code_cell("answer", metadata={"nbgrader": {"solution": True}}),
+                                v4.new_code_cell("test", metadata={"nbgrader": {"grade": True, "locked": True}})])
+    kept = support.without_demonstrations(nb)
+    assert [c.source for c in kept.cells] == ["# T", "answer", "test"]
+    assert len(nb.cells) == 4, "expected the notebook given to be left as it was"
 
 
 def test_longest_tests_first_from_records_or_estimates(tmp_path):

@@ -21,6 +21,7 @@ from support.answers import (
     student_notebook,
     submissions,
     with_answers,
+    without_demonstrations,
 )
 from support.courses import Course, error_outputs, execution_seconds, stderr_of
 from support.kernels import (
@@ -97,6 +98,7 @@ __all__ = [
     'target_notebook',
     'test_cells',
     'with_answers',
+    'without_demonstrations',
     'write_kernelspec',
     'write_start_method_profile',
 ]

@@ -89,16 +89,20 @@ def submissions(assignment: str, racy: bool = False) -> dict[str, list[Answer]]:
     """Group the corpus into submissions: the k-th wrong (or right) answer of every exercise
     in one notebook, so that one grading run checks one answer per exercise.
 
-    The answers marked racy are kept apart (``racy=True`` gives only them, ``False`` only
-    the others): test_determinism.py grades them several times, test_answers.py the rest once.
+    ``racy=True`` gives only the answers marked racy, right and wrong together, which
+    test_determinism.py grades several times each.
     """
     result: dict[str, list[Answer]] = {}
-    prefix = "racy-" if racy else ""
     for exercise_answers in load_answers(assignment).values():
-        for right in (False, True):
-            chosen = [a for a in exercise_answers if a.right is right and bool(a.racy) is racy]
+        if racy:  # right and wrong together: each submission is graded several times
+            chosen = [a for a in exercise_answers if a.racy]
             for k, answer in enumerate(chosen):
-                result.setdefault(f"{prefix}{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
+                result.setdefault(f"racy-{k + 1}", []).append(answer)
+            continue
+        for right in (False, True):
+            chosen = [a for a in exercise_answers if a.right is right]
+            for k, answer in enumerate(chosen):
+                result.setdefault(f"{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
     return result
 
 
@@ -155,6 +159,14 @@ def assert_messages(source: str) -> list[str]:
         if message is not None and "expected" not in ast.unparse(message):
             problems.append(f"line {node.lineno}: the message does not say what was expected")
     return problems
+
+
+def without_demonstrations(nb: NotebookNode) -> NotebookNode:
+    """``nb`` without its demonstrations: the code cells nbgrader does not know (a student
+    may delete them). What the tests need is in answer, locked and test cells."""
+    result = copy.deepcopy(nb)
+    result.cells = [cell for cell in result.cells if cell.cell_type != "code" or nbgrader_meta(cell)]
+    return result
 
 
 def student_notebook(assignment: str, answers: list[Answer]) -> NotebookNode:
