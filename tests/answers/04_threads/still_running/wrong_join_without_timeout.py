@@ -1,4 +1,5 @@
 # Joins every thread without a timeout, so it waits for the longest sleep and reports all finished.
+# racy: real sleeps against the timeout
 import threading
 import time
 

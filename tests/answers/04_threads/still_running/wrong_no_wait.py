@@ -1,4 +1,5 @@
 # Starts the threads and asks at once whether they are alive, without waiting at all.
+# racy: whether a 0.1 s sleep has ended when it looks, without waiting
 import threading
 import time
 

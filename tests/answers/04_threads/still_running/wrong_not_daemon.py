@@ -1,4 +1,5 @@
 # Forgets daemon=True, so the interpreter would wait for the sleepers at exit.
+# racy: real sleeps against the timeout
 import threading
 import time
 

@@ -1,4 +1,5 @@
 # Appends each result as its thread finishes, so the results come in completion order.
+# racy: the order in which the threads finish (was: each call waited at most 1 s for the next to start; the barrier test judged the order too)
 import threading
 
 

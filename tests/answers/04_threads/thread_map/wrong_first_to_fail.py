@@ -1,4 +1,5 @@
 # Re-raises the exception that happened first in time, not the one of the earliest item.
+# racy: which item's exception happens first (was: item 1 waited at most 1 s for item 3 to start)
 import threading
 
 

@@ -1,4 +1,5 @@
 # Joins each thread right after starting it, so the calls run one at a time.
+# racy: whether the calls overlap (was: each item waited at most 1 s for the next to start)
 import threading
 
 

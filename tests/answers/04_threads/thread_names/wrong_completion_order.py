@@ -1,4 +1,5 @@
 # Appends each name as its thread runs, so the names come in the order the threads finish.
+# racy: the order in which the threads finish (was: each thread waited at most 1 s for the next to start)
 import threading
 
 

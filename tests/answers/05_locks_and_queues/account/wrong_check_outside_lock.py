@@ -1,4 +1,5 @@
 # Checks the balance before taking the lock (check-then-act): two withdrawals can both pass the check.
+# racy: whether two withdrawals both pass the check before either takes the money
 import threading
 
 

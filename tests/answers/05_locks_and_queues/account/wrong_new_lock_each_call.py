@@ -1,4 +1,5 @@
 # Takes a brand-new lock in every call, which excludes nobody; self.lock is never used.
+# racy: whether two threads' read-and-write of the balance overlap, so that an update is lost
 import threading
 
 

@@ -1,4 +1,5 @@
 # Makes the lock but never takes it: deposit and withdraw change the balance unguarded.
+# racy: whether two threads' read-and-write of the balance overlap, so that an update is lost
 import threading
 
 

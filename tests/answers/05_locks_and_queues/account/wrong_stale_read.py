@@ -1,4 +1,5 @@
 # Reads the balance before taking the lock and writes back what it computed from that stale value.
+# racy: whether another thread writes between the unlocked read and the locked write
 import threading
 
 

@@ -1,4 +1,5 @@
 # Consumers append each result as they finish it, so the results come in completion order.
+# racy: the order in which the consumers finish their items
 import queue
 import threading
 

@@ -1,4 +1,5 @@
 # Consumers stop when get() times out on an empty queue instead of on a sentinel.
+# racy: whether a consumer's get(timeout=0.2) runs out before the producer puts the next item
 import queue
 import threading
 
