@@ -5,18 +5,30 @@ a Grading note that says so (grader.execute.HardenedExecute.start_attempts)."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sys
 from unittest import mock
 
+import nbformat
+import pytest
 from jupyter_client.connect import LocalPortCache
 
 import support
 
 
-def honest_course(tmp_path):
-    course = support.make_course(tmp_path / "course", support.TARGET)
-    course.submit(support.TARGET, "student", support.target_notebook())  # the key: full marks
+def honest_course(tmp_path, kernel_name="python3"):
+    """The target assignment, its source notebook naming ``kernel_name``, submitted as it is
+    (the key: full marks)."""
+    notebook = support.target_notebook()
+    notebook.metadata["kernelspec"]["name"] = kernel_name
+    path = tmp_path / "course"
+    (path / "source" / support.TARGET).mkdir(parents=True)
+    shutil.copy(support.ROOT / "nbgrader_config.py", path)
+    nbformat.write(notebook, path / "source" / support.TARGET / f"{support.TARGET}.ipynb")
+    course = support.Course(path)
+    course.nbgrader("generate_assignment", support.TARGET, "--force")
+    course.submit(support.TARGET, "student", notebook)
     return course
 
 
@@ -48,11 +60,13 @@ def test_a_port_taken_when_the_kernel_starts_is_retried_on_fresh_ports(kernel_fa
     assert report(course)["notes"] == [], f"expected no Grading note for a start that succeeded: {report(course)}"
 
 
-def test_a_kernel_that_never_starts_scores_zero_with_a_note(kernel_factory, tmp_path):
-    course = honest_course(tmp_path)
+@pytest.mark.parametrize("kernel_name", ["exits-at-start-up", "no-such-kernel"])
+def test_a_kernel_that_never_starts_scores_zero_with_a_note(kernel_name, kernel_factory, tmp_path):
+    course = honest_course(tmp_path, kernel_name)
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
-    # A kernelspec whose kernel exits at once, before it listens on any port.
-    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    # A kernelspec whose kernel exits at once, before it listens on any port; the other
+    # name has no kernelspec on this machine.
+    spec = tmp_path / "jupyter" / "kernels" / "exits-at-start-up"
     spec.mkdir(parents=True)
     spec.joinpath("kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-c", "raise SystemExit(3)", "{connection_file}"],

@@ -25,6 +25,11 @@ KEPT_DIVERGENCES = {
     # cells as ordinary ones (grader.sanitize.RestoreGradedCells).
     "test_handle_failure": "unknown nbgrader cells are ordinary cells",
     "test_handle_failure_single_notebook": "unknown nbgrader cells are ordinary cells",
+    # A kernelspec this machine lacks: nbgrader stops with an error and leaves the submission
+    # ungraded; the course tries the kernel again, then grades it 0, flagged, with a note
+    # (grader.execute.HardenedExecute.start_attempts; tests/test_kernel_start.py).
+    "test_incorrect_source_kernelspec": "a kernel that cannot start grades the submission 0 with a note",
+    "test_missing_source_kernelspec": "a kernel that cannot start grades the submission 0 with a note",
 }
 # They compare two graded notebooks byte for byte; the course's carry the grading's
 # measurements (seconds, peak processes and memory, the kernel's user) in their metadata, so
