@@ -125,6 +125,24 @@ def _is_answer(func: Callable[..., Any]) -> bool:
     return not inspect.isbuiltin(func) and _is_students(getattr(func, "__module__", None) or "")
 
 
+_FINISH_SOONER = "expected it to finish long before that (is it waiting for something that never happens?)"
+
+
+def _earlier_hang(func: Callable[..., Any]) -> str | None:
+    """How an earlier call of ``func`` hung (:data:`_interrupted`, :data:`_hung`), or None."""
+    code = _code_of(func)
+    if code is not None and code in _interrupted:
+        return (f"an earlier call of it, in a cell before, ran for {_interrupted[code]:.0f} s without returning "
+                "until the grader stopped it")
+    try:
+        earlier = _hung.get(func)
+    except TypeError:  # an unhashable callable (a bound method of an unhashable object)
+        return None
+    if earlier is not None and earlier[0].is_alive():
+        return f"an earlier call of it has been running for {time.monotonic() - earlier[1]:.0f} s without returning"
+    return None
+
+
 def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
     """Return ``func(*args, **kwargs)``, or fail if it has not returned within ``timeout`` s.
 
@@ -135,23 +153,9 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
     autograde) was running in a cell that was stopped for running too long, this one fails
     at once.
     """
-    code = _code_of(func)
-    if code is not None and code in _interrupted:
-        raise AssertionError(
-            f"{describe_call(func, args, kwargs)} was not called: an earlier call of it, in a cell before, ran for "
-            f"{_interrupted[code]:.0f} s without returning until the grader stopped it; expected it to finish long "
-            "before that (is it waiting for something that never happens?)"
-        )
-    try:
-        earlier = _hung.get(func)
-    except TypeError:  # an unhashable callable (a bound method of an unhashable object)
-        earlier = None
-    if earlier is not None and earlier[0].is_alive():
-        raise AssertionError(
-            f"{describe_call(func, args, kwargs)} was not called: an earlier call of it has been running for "
-            f"{time.monotonic() - earlier[1]:.0f} s without returning; expected it to finish long before that "
-            "(is it waiting for something that never happens?)"
-        )
+    hang = _earlier_hang(func)
+    if hang is not None:
+        raise AssertionError(f"{describe_call(func, args, kwargs)} was not called: {hang}; {_FINISH_SOONER}")
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -170,9 +174,7 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
             with contextlib.suppress(TypeError):
                 _hung[func] = (thread, started)
         raise AssertionError(
-            f"{describe_call(func, args, kwargs)} did not return within {timeout:g} s; "
-            "expected it to finish long before that (is it waiting for something that never happens?)"
-        )
+            f"{describe_call(func, args, kwargs)} did not return within {timeout:g} s; {_FINISH_SOONER}")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

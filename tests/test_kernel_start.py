@@ -5,12 +5,10 @@ a Grading note that says so (grader.execute.HardenedExecute.start_attempts)."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import sys
 from unittest import mock
 
-import nbformat
 import pytest
 from jupyter_client.connect import LocalPortCache
 
@@ -22,12 +20,7 @@ def honest_course(tmp_path, kernel_name="python3"):
     (the key: full marks)."""
     notebook = support.target_notebook()
     notebook.metadata["kernelspec"]["name"] = kernel_name
-    path = tmp_path / "course"
-    (path / "source" / support.TARGET).mkdir(parents=True)
-    shutil.copy(support.ROOT / "nbgrader_config.py", path)
-    nbformat.write(notebook, path / "source" / support.TARGET / f"{support.TARGET}.ipynb")
-    course = support.Course(path)
-    course.nbgrader("generate_assignment", support.TARGET, "--force")
+    course = support.make_course(tmp_path / "course", support.TARGET, notebook)
     course.submit(support.TARGET, "student", notebook)
     return course
 

@@ -72,14 +72,15 @@ def target_notebook() -> NotebookNode:
     return nb
 
 
-def make_course(path: Path, assignment: str) -> Course:
-    """A generated course of ``assignment``: the synthetic target, or one of the course's."""
+def make_course(path: Path, assignment: str, source: NotebookNode | None = None) -> Course:
+    """A generated course of ``assignment``: the synthetic target (``source``, by default
+    :func:`target_notebook`), or one of the course's."""
     if assignment != TARGET:
         return Course.create(path, assignment)
     path.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", path)
     (path / "source" / TARGET).mkdir(parents=True)
-    nbformat.write(target_notebook(), path / "source" / TARGET / f"{TARGET}.ipynb")
+    nbformat.write(source if source is not None else target_notebook(), path / "source" / TARGET / f"{TARGET}.ipynb")
     course = Course(path)
     course.nbgrader("generate_assignment", TARGET, "--force")
     return course
