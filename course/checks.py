@@ -31,6 +31,8 @@ __all__ = [
     "call_with_timeout",
     "can_pin",
     "describe_call",
+    "fail_if_hung",
+    "note_hung",
     "patched",
     "pinned_to_one_cpu",
     "removed",
@@ -143,6 +145,25 @@ def _earlier_hang(func: Callable[..., Any]) -> str | None:
     return None
 
 
+def fail_if_hung(func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> None:
+    """Raise AssertionError, without calling ``func``, if an earlier call of it hung: it ran
+    past its timeout and is still running, or (under autograde) it was running in a cell that
+    was stopped for running too long. For checks that run calls their own way (a notebook's
+    tool cell), as :func:`call_with_timeout` does."""
+    hang = _earlier_hang(func)
+    if hang is not None:
+        raise AssertionError(f"{describe_call(func, args, kwargs)} was not called: {hang}; {_FINISH_SOONER}")
+
+
+def note_hung(func: Callable[..., Any], thread: threading.Thread, started: float) -> None:
+    """Remember that a call of ``func`` in ``thread``, begun at ``started`` (``time.monotonic()``),
+    ran past its timeout, so that :func:`fail_if_hung` stops later calls while it runs.
+    Only the student's functions are remembered (a check may time out a library call on purpose)."""
+    if _is_answer(func):
+        with contextlib.suppress(TypeError):  # an unhashable callable
+            _hung[func] = (thread, started)
+
+
 def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
     """Return ``func(*args, **kwargs)``, or fail if it has not returned within ``timeout`` s.
 
@@ -153,9 +174,7 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
     autograde) was running in a cell that was stopped for running too long, this one fails
     at once.
     """
-    hang = _earlier_hang(func)
-    if hang is not None:
-        raise AssertionError(f"{describe_call(func, args, kwargs)} was not called: {hang}; {_FINISH_SOONER}")
+    fail_if_hung(func, args, kwargs)
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -170,9 +189,7 @@ def call_with_timeout(func: Callable[..., Any], /, *args: Any, timeout: float = 
         thread.start()
         thread.join(timeout)
     if thread.is_alive():
-        if _is_answer(func):
-            with contextlib.suppress(TypeError):
-                _hung[func] = (thread, started)
+        note_hung(func, thread, started)
         raise AssertionError(
             f"{describe_call(func, args, kwargs)} did not return within {timeout:g} s; {_FINISH_SOONER}")
     if "error" in outcome:

@@ -158,6 +158,32 @@ def test_call_with_timeout_does_not_wait_again_for_a_hung_answer():
     assert call_with_timeout(stuck, False, timeout=30) == "done"
 
 
+def test_a_tool_that_runs_calls_its_own_way_shares_the_record_of_hung_answers():
+    """05's call_watching_queues runs the call in a thread of its own: it notes a hang, and a
+    later call_with_timeout (or the tool itself, through fail_if_hung) refuses at once."""
+    from course.checks import fail_if_hung, note_hung
+
+    release = threading.Event()
+
+    def stuck():
+        release.wait()
+
+    stuck.__module__ = "__main__"
+    fail_if_hung(stuck)  # never called before: no error
+    thread = threading.Thread(target=stuck, daemon=True)
+    thread.start()
+    note_hung(stuck, thread, time.monotonic())
+    note_hung(time.sleep, thread, time.monotonic())  # a library function is never remembered
+    fail_if_hung(time.sleep, (1,))
+    with pytest.raises(AssertionError, match=r"stuck\(\) was not called: an earlier call of it has been running"):
+        fail_if_hung(stuck)
+    with pytest.raises(AssertionError, match="was not called"):
+        call_with_timeout(stuck, timeout=30)
+    release.set()
+    thread.join(10)  # generous: the released thread only has to return
+    fail_if_hung(stuck)  # the hung call has ended: the function may be called again
+
+
 def test_call_with_timeout_does_not_call_again_what_an_interrupted_cell_was_running(monkeypatch):
     from course import checks
 
