@@ -12,13 +12,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from grader.exercises import ExerciseResult, SelfCheckReport, TestResult, exercises, meta, read_report
 from grader.nbgrader_run import assignments, output_to, run_nbgrader, tools_on_path
 from grader.plan import UsageError, notebook_problem
 
-__all__ = ["ExerciseResult", "SelfCheckReport", "TestResult", "UsageError", "exercises", "main", "self_check"]
+__all__ = ["ExerciseResult", "SelfCheckReport", "TestResult", "UsageError", "exercises", "main", "report_json",
+           "self_check"]
 
 STUDENT = "me"  # the learner's name in the scratch course (and in the feedback page)
 
@@ -118,7 +119,28 @@ def _parser() -> _Parser:
     parser.add_argument("assignment", help="e.g. 01_processes")
     parser.add_argument("notebook", nargs="?", type=Path,
                         help="the notebook you worked in (default: release/<assignment>/<assignment>.ipynb)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one line of JSON (what the notebook's Check button reads), "
+                             "and nothing else on standard output")
     return parser
+
+
+def report_json(report: SelfCheckReport, root: Path) -> dict[str, Any]:
+    """The report as ``--json`` prints it: the points of each exercise and test, what each
+    failed test said, the total, the grader's notes, the feedback page, and ``text``, the
+    report as the command prints it."""
+    return {
+        "assignment": report.assignment,
+        "notebook": str(report.notebook),
+        "score": report.score,
+        "max_score": report.max_score,
+        "exercises": [{"name": exercise.name, "score": exercise.score, "max_score": exercise.max_score,
+                       "tests": [dataclasses.asdict(test) for test in exercise.tests]}
+                      for exercise in report.exercises],
+        "notes": list(report.notes),
+        "feedback": str(report.feedback),
+        "text": report.text(root),
+    }
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -129,8 +151,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
         root = Path.cwd()
         _check_input(root, args.assignment, args.notebook)  # bad input is reported before anything is said or done
-        print(f"Checking {args.assignment} with the hidden tests (a minute or less)...", file=out, flush=True)
-        report = self_check(args.assignment, args.notebook, course=root)
+        if args.json:
+            with contextlib.redirect_stdout(sys.stderr):  # standard output holds the JSON alone
+                report = self_check(args.assignment, args.notebook, course=root)
+        else:
+            print(f"Checking {args.assignment} with the hidden tests (a minute or less)...", file=out, flush=True)
+            report = self_check(args.assignment, args.notebook, course=root)
     except SystemExit as stop:  # --help
         return stop.code if isinstance(stop.code, int) else 0
     except UsageError as error:
@@ -142,7 +168,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("\nStopped: nothing was changed.", file=sys.stderr)
         return 130
-    print(report.text(root), file=out)
+    if args.json:
+        print(json.dumps(report_json(report, root), ensure_ascii=False), file=out, flush=True)
+    else:
+        print(report.text(root), file=out)
     return 0
 
 
