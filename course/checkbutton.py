@@ -9,18 +9,17 @@ shown and nothing is started or imported.
 
 from __future__ import annotations
 
-import html
-import json
+# Only what the interpreter has loaded anyway: under nbgrader, importing this module must
+# add nothing to a grading kernel but itself. The rest is imported where it is used.
 import os
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["CheckButton", "Course", "check_button", "find_course", "notebook_path"]
+if TYPE_CHECKING:
+    import threading
+
+__all__ = ["CheckButton", "Course", "check_button", "find_course", "notebook_path", "report_html"]
 
 EXPECTED_SECONDS = 30.0  # how long a check usually takes; the progress bar fills towards it
 TIME_LIMIT = 600.0  # a check that takes longer than this is stopped
@@ -54,8 +53,7 @@ def notebook_path(assignment: str) -> Path:
     return (Path.cwd() / f"{assignment}.ipynb").resolve()
 
 
-@dataclass(frozen=True)
-class Course:
+class Course(NamedTuple):
     """Where a notebook's course is: its folder, and whether the hidden tests are there."""
 
     root: Path | None  # the folder with nbgrader_config.py, None when there is none above the notebook
@@ -78,6 +76,9 @@ def find_course(notebook: Path, assignment: str) -> Course:
 
 def _saved_text(path: Path) -> str:
     """When ``path`` was last saved, as a student reads it."""
+    import html
+    import time
+
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -100,6 +101,8 @@ class CheckButton:
     """
 
     def __init__(self, assignment: str, notebook: Path | None = None) -> None:
+        import threading
+
         import ipywidgets as widgets  # type: ignore[import-untyped]  # here, not at import: course stays light
 
         self.assignment = assignment
@@ -135,6 +138,8 @@ class CheckButton:
                 f"not what the kernel holds. {_saved_text(self.notebook)}")
 
     def _no_hidden_tests(self) -> str:
+        import html
+
         return (f"<b>The hidden tests of {html.escape(self.assignment)} are not here</b>: this copy of the "
                 f"course has no <code>source/{html.escape(self.assignment)}/{html.escape(self.assignment)}.ipynb"
                 "</code>, so the button cannot grade your notebook as your instructor will. "
@@ -159,6 +164,8 @@ class CheckButton:
         return self.result
 
     def _on_click(self, _button: Any) -> None:
+        import threading
+
         with self._lock:
             if self.running:
                 self.elapsed.value = "A check is already running: wait for its result."
@@ -178,6 +185,9 @@ class CheckButton:
             self._thread.start()
 
     def _check(self) -> None:
+        import subprocess
+        import time
+
         started = time.monotonic()
         assert self.course.root is not None
         command = [sys.executable, "-m", "grader.selfcheck", "--json", self.assignment, str(self.notebook)]
@@ -206,6 +216,8 @@ class CheckButton:
         self.elapsed.value = f"checking... {seconds:.0f} s (a check takes 15–30 s)"
 
     def _finish(self, status: int | None, out: str, err: str) -> None:
+        import json
+
         lines = [line for line in out.splitlines() if line.strip()]
         if status == 0 and lines:
             try:
@@ -227,6 +239,8 @@ class CheckButton:
         self.output.value = report_html(self.result)
 
     def _fail(self, message: str) -> None:
+        import html
+
         self.error = message
         self.progress.bar_style = "danger"
         self.elapsed.value = f"no result after {self.seconds or 0:.0f} s"
@@ -249,6 +263,8 @@ def _points(score: float | None, max_score: float) -> str:
 def report_html(report: dict[str, Any]) -> str:
     """The self-check's JSON report as HTML: points per exercise and per test, what each
     failed test said, the total, the grader's notes and where the feedback page is."""
+    import html
+
     green, red, grey = "#1b7a1b", "#b00020", "#666"
     cell = "padding:2px 10px;text-align:left;vertical-align:top"
     rows = []
