@@ -74,8 +74,9 @@ def find_course(notebook: Path, assignment: str) -> Course:
     return Course(first, None)
 
 
-def _saved_text(path: Path) -> str:
-    """When ``path`` was last saved, as a student reads it."""
+def _saved_text(path: Path, now: str) -> str:
+    """When ``path`` was last saved, as a student reads it; ``now`` says when this is shown
+    ("you ran this cell"), for how long before it the file was saved."""
     import html
     import time
 
@@ -88,7 +89,8 @@ def _saved_text(path: Path) -> str:
     if ago >= 86400:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(mtime))
     span = f"{ago} s" if ago < 120 else f"{ago // 60} min" if ago < 7200 else f"{ago // 3600} h"
-    return f"<b>{html.escape(path.name)}</b> was last saved at <b>{when}</b> ({span} ago)."
+    before = f" ({span} before {now})" if ago >= 60 else ""
+    return f"<b>{html.escape(path.name)}</b> was last saved at <b>{when}</b>{before}."
 
 
 class CheckButton:
@@ -129,13 +131,17 @@ class CheckButton:
             self.button.disabled = True
             self.output.value = self._no_hidden_tests()
         else:
-            self.saved.value = self._save_first()
+            self.saved.value = self._save_first("you ran this cell")
+        for widget, name in ((self.widget, "course-check"), (self.saved, "course-check-saved"),
+                             (self.button, "course-check-button"), (self.progress, "course-check-progress"),
+                             (self.elapsed, "course-check-elapsed"), (self.output, "course-check-output")):
+            widget.add_class(name)  # for the browser tests, and for anyone who styles the notebook
 
     # --- what it shows ----------------------------------------------------------------------
 
-    def _save_first(self) -> str:
+    def _save_first(self, now: str) -> str:
         return (f"Save the notebook first (<b>Ctrl-S</b>): the check grades the file as last saved, "
-                f"not what the kernel holds. {_saved_text(self.notebook)}")
+                f"not what the kernel holds. {_saved_text(self.notebook, now)}")
 
     def _no_hidden_tests(self) -> str:
         import html
@@ -174,7 +180,7 @@ class CheckButton:
                 self.output.value = self._no_hidden_tests()
                 return
             self.result, self.error, self.seconds = None, None, None
-            self.saved.value = self._save_first()
+            self.saved.value = self._save_first("you pressed the button")
             self.button.disabled = True
             self.output.value = ""
             self.progress.value = 0.0
@@ -236,7 +242,7 @@ class CheckButton:
         self.progress.value = self.progress.max
         self.progress.bar_style = "success"
         self.elapsed.value = f"checked in {self.seconds:.0f} s"
-        self.output.value = report_html(self.result)
+        self.output.value = report_html(self.result, self.course.root)
 
     def _fail(self, message: str) -> None:
         import html
@@ -260,13 +266,19 @@ def _points(score: float | None, max_score: float) -> str:
     return f"{'-' if score is None else format(score, 'g')} / {max_score:g}"
 
 
-def report_html(report: dict[str, Any]) -> str:
+def report_html(report: dict[str, Any], root: Path | None = None) -> str:
     """The self-check's JSON report as HTML: points per exercise and per test, what each
-    failed test said, the total, the grader's notes and where the feedback page is."""
+    failed test said, the total, the grader's notes and where the feedback page is (paths
+    inside the course folder ``root`` relative to it, as ``run.py check`` prints them)."""
     import html
 
+    def shown(path: str) -> str:
+        if root is not None and Path(path).is_relative_to(root):
+            return html.escape(str(Path(path).relative_to(root)))
+        return html.escape(path)
+
     green, red, grey = "#1b7a1b", "#b00020", "#666"
-    cell = "padding:2px 10px;text-align:left;vertical-align:top"
+    cell = "padding:1px 10px;text-align:left;vertical-align:top;line-height:1.5"
     rows = []
     for exercise in report["exercises"]:
         score, most = exercise["score"], exercise["max_score"]
@@ -274,7 +286,7 @@ def report_html(report: dict[str, Any]) -> str:
         note = ("graded by an instructor, not by tests (the README's instructor guide has the rubric)"
                 if score is None else "")
         rows.append(f'<tr class="exercise"><td style="{cell}"><b>{html.escape(exercise["name"])}</b></td>'
-                    f'<td style="{cell};color:{colour}"><b>{_points(score, most)}</b></td>'
+                    f'<td style="{cell};white-space:nowrap;color:{colour}"><b>{_points(score, most)}</b></td>'
                     f'<td style="{cell};color:{grey}">{html.escape(note)}</td></tr>')
         if score is None:
             continue
@@ -282,17 +294,18 @@ def report_html(report: dict[str, Any]) -> str:
             passed = test["score"] is not None and test["score"] >= test["max_score"]
             failure = html.escape(test["failure"]).replace("\n", "<br>")
             rows.append(f'<tr class="test"><td style="{cell};padding-left:28px">{html.escape(test["grade_id"])}</td>'
-                        f'<td style="{cell};color:{green if passed else red}">'
+                        f'<td style="{cell};white-space:nowrap;color:{green if passed else red}">'
                         f'{_points(test["score"], test["max_score"])}</td>'
                         f'<td style="{cell};font-family:monospace;color:{red}">{failure}</td></tr>')
     rows.append(f'<tr class="total" style="border-top:1px solid #999"><td style="{cell}"><b>total</b></td>'
-                f'<td style="{cell}"><b>{_points(report["score"], report["max_score"])}</b></td>'
+                f'<td style="{cell};white-space:nowrap"><b>{_points(report["score"], report["max_score"])}</b></td>'
                 f'<td style="{cell}"></td></tr>')
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in report.get("notes", []))
-    return (f"<div class=\"course-check-result\"><p>Self-check of <b>{html.escape(report['assignment'])}</b>: "
-            f"<code>{html.escape(report['notebook'])}</code><br>"
+    return ("<div class=\"course-check-result\" style=\"line-height:1.5\">"
+            f"<p>Self-check of <b>{html.escape(report['assignment'])}</b>: "
+            f"<code>{shown(report['notebook'])}</code><br>"
             "<span style=\"color:#666\">graded with the hidden tests in a scratch copy of the course: your notebook "
             "and the course's gradebook are unchanged</span></p>"
             f"<table style=\"border-collapse:collapse\">{''.join(rows)}</table>"
             + (f"<p>The grader noted:</p><ul>{notes}</ul>" if notes else "")
-            + f"<p>Feedback, with the output of every test: <code>{html.escape(report['feedback'])}</code></p></div>")
+            + f"<p>Feedback, with the output of every test: <code>{shown(report['feedback'])}</code></p></div>")

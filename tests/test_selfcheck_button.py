@@ -186,8 +186,8 @@ def test_button_grades_the_saved_notebook(kernel_env, tmp_path, monkeypatch):
     assert isinstance(button, checkbutton.CheckButton)
     assert button.notebook == learner.resolve() and button.course.root == (tmp_path / "course").resolve()
     assert "Ctrl-S" in button.saved.value
-    assert time.strftime("%H:%M:%S", time.localtime(saved_at)) in button.saved.value and "10 min ago" in \
-        button.saved.value, button.saved.value
+    assert f"was last saved at <b>{time.strftime('%H:%M:%S', time.localtime(saved_at))}</b> (10 min before you " \
+           "ran this cell)" in button.saved.value, button.saved.value
     assert not button.button.disabled and button.output.value == ""
 
     threads = threading.active_count()
@@ -199,6 +199,7 @@ def test_button_grades_the_saved_notebook(kernel_env, tmp_path, monkeypatch):
     button.click()  # a second click while it runs
     assert button._thread is thread and threading.active_count() == threads + 1
     assert "already running" in button.elapsed.value
+    assert "(10 min before you pressed the button)" in button.saved.value, button.saved.value
     time.sleep(1.5)
     assert re.fullmatch(r"checking\.\.\. \d+ s .*", button.elapsed.value), button.elapsed.value
     assert 0 < button.progress.value < button.progress.max
@@ -234,7 +235,9 @@ def test_button_grades_the_saved_notebook(kernel_env, tmp_path, monkeypatch):
         line = re.compile(rf"^\s*{re.escape(name)}\s+{re.escape(points)}(\s+{re.escape(first)})?$")
         assert any(line.match(text) and (not first or first in text) for text in printed), (
             f"the button shows {name} {points} {first!r}; run.py check prints:\n{result['text']}")
-    assert f"<code>{result['feedback']}</code>" in button.output.value
+    assert f"<code>feedback/self-check/{ASSIGNMENT}.html</code>" in button.output.value  # as run.py check says it
+    assert f"<code>release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb</code>" in button.output.value
+    assert result["notes"] == [], "the grader noted something about an honest notebook that ends with the button"
 
 
 # --- no hidden tests, no grading -------------------------------------------------------------------

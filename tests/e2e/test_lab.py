@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 import support
-from lab_support import ACTION_MS, RUN_ALL_MS, completed_notebook, config_assignments, lab_session
+from lab_support import ACTION_MS, RUN_ALL_MS, SCREENSHOTS, completed_notebook, config_assignments, lab_session
 
 
 def notebook_path(assignment: str) -> str:
@@ -267,3 +267,78 @@ def test_formgrader_autograde_button_uses_the_hardened_grader(request):
             f"the grader flagged or noted an honest submission: {report}"
         )
         assert support.error_outputs(support.test_cells(graded)) == [], "a test of the completed notebook failed"
+
+
+# Records what the check button's progress bar and elapsed-time label show while it checks.
+WATCH_CHECK = """root => {
+    const bar = root.querySelector('.course-check-progress .progress-bar');
+    const label = root.querySelector('.course-check-elapsed');
+    const log = {widths: [], labels: []};
+    const push = (list, value) => { if (list[list.length - 1] !== value) list.push(value); };
+    const record = () => { push(log.widths, bar.style.width); push(log.labels, label.textContent); };
+    record();
+    new MutationObserver(record).observe(root, {subtree: true, attributes: true, childList: true, characterData: true});
+    window.checkLog = log;
+}"""
+
+
+def test_check_button(request):
+    """The "Check my answers" button that ends release notebook 01, with one wrong answer:
+    run the last cell, save, press the button; a progress bar and the elapsed time show
+    while it checks, then the points of each exercise and test and the failed test's
+    message. The result's screenshot is screenshots/check-button.png."""
+    assignment = "01_processes"
+    wrong = next(a for a in support.load_answers(assignment)["usable_cpus"] if a.name == "wrong_cpu_count")
+    source = support.read(support.source_notebook(assignment))
+    points = {support.nbgrader_meta(c)["grade_id"]: support.nbgrader_meta(c)["points"]
+              for c in support.test_cells(source)}
+    exercises = support.exercises(source)
+    with lab_session(request.node.name) as lab:
+        page = lab.page
+        saved = lab.course / notebook_path(assignment)
+        nbformat.write(support.student_notebook(assignment, [wrong]), saved)
+        with lab.step("notebook 01 opened, with a wrong answer to usable_cpus"):
+            lab.open_notebook(notebook_path(assignment))
+        cell = lab.code_cell("check_button(")
+        widget = cell.locator(".course-check")
+        button = widget.locator("button.course-check-button", has_text="Check my answers")
+        with lab.step("last cell run: the button, and when the notebook was last saved"):
+            lab.run_cell(cell)
+            expect(button).to_be_visible(timeout=ACTION_MS)
+            expect(button).to_be_enabled()
+            expect(widget).to_contain_text("Save the notebook first (Ctrl-S)")
+            expect(widget).to_contain_text(re.compile(rf"{assignment}\.ipynb was last saved at \d\d:\d\d:\d\d"))
+        with lab.step("saved, then Check my answers pressed: checking, with a progress bar"):
+            lab.save()
+            before = saved.read_bytes()
+            widget.evaluate(WATCH_CHECK)
+            button.click()
+            expect(button).to_be_disabled(timeout=ACTION_MS)
+            expect(widget.locator(".course-check-progress")).to_be_visible()
+            expect(widget).to_contain_text(re.compile(r"checking\.\.\. \d+ s"))
+        result = widget.locator(".course-check-result")
+        with lab.step("the result: points per exercise and test, and what the failed test said"):
+            expect(result).to_be_visible(timeout=RUN_ALL_MS)
+            expect(button).to_be_enabled()
+            expect(widget).to_contain_text(re.compile(r"checked in \d+ s"))
+            rows = result.locator("tr").evaluate_all(
+                "rows => rows.map(r => [r.className, ...[...r.cells].map(c => c.innerText.trim())])")
+            lost = points["test_usable_cpus"]
+            wanted = []
+            for exercise, tests in exercises.items():
+                most = sum(points[t] for t in tests)
+                wanted.append(["exercise", exercise, f"{0 if exercise == 'usable_cpus' else most} / {most}"])
+                wanted += [["test", t, f"{0 if t == 'test_usable_cpus' else points[t]} / {points[t]}"] for t in tests]
+            wanted.append(["total", "total", f"{10 - lost} / 10"])
+            assert [row[:3] for row in rows] == wanted, f"the button shows {rows}"
+            failures = {row[1]: row[3] for row in rows if row[0] == "test" and row[3]}
+            assert list(failures) == ["test_usable_cpus"] and failures["test_usable_cpus"].startswith(
+                "AssertionError: "), failures
+            assert (lab.course / "feedback" / "self-check" / f"{assignment}.html").is_file()
+            assert saved.read_bytes() == before, "the check changed the learner's notebook"
+            log = page.evaluate("() => window.checkLog")
+            assert any(w not in ("0%", "100%", "") for w in log["widths"]), f"no partial progress: {log['widths']}"
+            ticks = [int(m.group(1)) for text in log["labels"] if (m := re.match(r"checking\.\.\. (\d+) s", text))]
+            assert len(ticks) >= 3 and ticks == sorted(ticks), f"the elapsed time did not count up: {log['labels']}"
+            cell.evaluate("e => e.scrollIntoView({block: 'start'})")  # the cell, its button and the whole result
+            page.screenshot(path=str(SCREENSHOTS / "check-button.png"))
