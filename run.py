@@ -8,14 +8,17 @@
                              grade every submission in submitted/, N at a time (instructors)
     python3 run.py check <assignment> [notebook]
                              grade your own notebook with the hidden tests (self-study)
+    python3 run.py report <assignment> [--db URL]
+                             write reports/<assignment>.html: the class's results (instructors)
 
 Each command first makes ``.venv/`` with this Python (3.11 or newer) and installs
 ``requirements.txt`` into it, again whenever that file changes. Extra arguments go to
 JupyterLab or pytest unchanged, e.g. ``python3 run.py test -k 01_processes``.
 
-``autograde`` runs ``python -m grader.autograde`` and ``check`` runs ``python -m
-grader.selfcheck``; the README's instructor and self-study guides say what they do. Both
-exit with status 2, and change nothing, when their input is wrong.
+``autograde`` runs ``python -m grader.autograde``, ``check`` runs ``python -m
+grader.selfcheck`` and ``report`` runs ``python -m grader.report``; the README's instructor
+and self-study guides say what they do. Each exits with status 2, and changes nothing, when
+its input is wrong.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def call_through_ctrl_c(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = ("lab", "test", "release", "autograde", "check")
+    commands = ("lab", "test", "release", "autograde", "check", "report")
     if not argv or argv[0] not in commands:
         print(__doc__.strip(), file=sys.stderr)
         return 2
@@ -121,6 +124,8 @@ def main(argv: list[str]) -> int:
             # the course folder.
             rest = [rest[0], str(Path(rest[1]).resolve()), *rest[2:]]
         return call_through_ctrl_c([python, "-m", "grader.selfcheck", *rest])
+    if command == "report":
+        return subprocess.call([python, "-m", "grader.report", *rest], cwd=ROOT)
     for assignment in assignments():
         status = subprocess.call([python, "-m", "nbgrader", "generate_assignment", assignment, "--force", *rest],
                                  cwd=ROOT)

@@ -342,3 +342,65 @@ def test_check_button(request):
             assert len(ticks) >= 3 and ticks == sorted(ticks), f"the elapsed time did not count up: {log['labels']}"
             cell.evaluate("e => e.scrollIntoView({block: 'start'})")  # the cell, its button and the whole result
             page.screenshot(path=str(SCREENSHOTS / "check-button.png"))
+
+
+def test_class_report_page(tmp_path):
+    """The class report (`python3 run.py report`) of a graded class of twelve, opened from its
+    file in Chromium with no network: its three figures are drawn, the tests table lists every
+    test lowest pass rate first, each failed test has its table of grouped messages, and the
+    flagged student is listed with the reason. The page's screenshot is screenshots/report.png."""
+    from playwright.sync_api import sync_playwright
+
+    from grader.report import class_report
+    from lab_support import CHROMIUM_ARGS, SCREENSHOTS, BrowserMissing, find_chromium
+    from support.graded_class import ASSIGNMENT, FLAG_REASON, TESTS, make_class, typical_class
+
+    try:
+        chromium = find_chromium()
+    except BrowserMissing as missing:
+        pytest.fail(str(missing), pytrace=False)  # fail, never skip: CI must install it
+    course = make_class(tmp_path / "course", typical_class(12))
+    data, written = class_report(ASSIGNMENT, course=course)
+    page_file = written[0]
+    elsewhere: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=ACTION_MS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(ACTION_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+
+            def offline(route):
+                if not route.request.url.startswith(("file:", "data:")):
+                    elsewhere.append(route.request.url)
+                    return route.abort()
+                return route.continue_()
+
+            page.route("**/*", offline)
+            page.goto(page_file.as_uri())
+            expect(page.get_by_role("heading", name=f"{ASSIGNMENT} — class report")).to_be_visible()
+            for figure in ("#figure-scores", "#figure-exercises", "#figure-pass-rates"):
+                image = page.locator(figure)
+                image.scroll_into_view_if_needed()
+                expect(image).to_be_visible()
+                size = image.evaluate("e => [e.complete, e.naturalWidth, e.naturalHeight, e.clientWidth]")
+                assert size[0] and size[1] > 300 and size[2] > 100 and size[3] > 300, f"{figure} is not drawn: {size}"
+            rows = page.locator("#tests-table tbody tr").evaluate_all(
+                "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+            assert [row[0] for row in rows] == [t.key for t in data.tests] and len(rows) == len(TESTS), rows
+            assert [row[3] for row in rows] == [f"{t.passed} / {t.graded}" for t in data.tests], rows
+            assert rows[0][0] == "test_run_all" and rows[0][4] == f"{round(100 * data.tests[0].pass_rate)}%", rows
+            failing = [t for t in data.tests if t.groups]
+            expect(page.locator("table.failures")).to_have_count(len(failing))
+            first = page.locator("table.failures[data-test='test_run_all'] tbody tr").first
+            expect(first).to_contain_text("returned [N, N]; expected [N, N]")
+            expect(first).to_contain_text("student02, student08")
+            flagged = page.locator("#attention-table tr[data-student='student07']")
+            expect(flagged).to_contain_text(f"flagged: {FLAG_REASON}")
+            expect(page.locator("#students-table tbody tr")).to_have_count(12)
+            page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+            assert not errors, f"JavaScript errors in the page: {errors}"
+        finally:
+            browser.close()
+    assert not elsewhere, f"the report loaded files from elsewhere: {elsewhere}"
