@@ -148,7 +148,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>
   body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2733; margin: 0;
          background: #f6f7f9; }
-  main { max-width: 1100px; margin: 0 auto; padding: 1.5em 2em 4em; background: #fff; }
+  main { max-width: 1240px; margin: 0 auto; padding: 1.5em 2em 4em; background: #fff; }
   h1 { margin: 0 0 .2em; font-size: 1.6em; }
   h2 { margin: 1.8em 0 .5em; padding-bottom: .2em; border-bottom: 1px solid #dde3ea; font-size: 1.25em; }
   h3 { margin: 1.2em 0 .3em; font-size: 1.05em; }
@@ -159,6 +159,8 @@ _TEMPLATE = """<!DOCTYPE html>
   .card span { color: #5b6775; font-size: .85em; }
   table { border-collapse: collapse; width: 100%; margin: .4em 0 1em; font-size: .92em; }
   .wide { overflow-x: auto; }
+  .wide table { font-size: .85em; }
+  .wide th, .wide td { padding: .3em .45em; }
   th, td { text-align: left; padding: .3em .6em; border-bottom: 1px solid #e6eaef; vertical-align: top; }
   th { background: #f0f3f6; font-weight: 600; }
   td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
