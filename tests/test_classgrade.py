@@ -149,8 +149,13 @@ def test_gradebook_at_another_url(template, kernel, tmp_path):
 def test_ctrl_c_leaves_each_student_graded_or_not_and_a_rerun_finishes(template, kernel, tmp_path):
     course = copy_course(template, tmp_path / "course")
     children_before = {child.pid for child in psutil.Process().children(recursive=True)}
-    # In a session of its own, like a terminal's foreground job: SIGINT goes to its group.
-    process = subprocess.Popen(command(TARGET, "--jobs", "2"), cwd=course.path, env=kernel.env(),
+    # In a session of its own, like a terminal's foreground job: SIGINT goes to its group, and
+    # raises KeyboardInterrupt even where this suite was started with SIGINT ignored (as a
+    # script's background job is, and whatever it starts: Python then installs no handler).
+    foreground = [sys.executable, "-c",
+                  "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                  "runpy.run_module('grader.autograde', run_name='__main__', alter_sys=True)", TARGET, "--jobs", "2"]
+    process = subprocess.Popen(foreground, cwd=course.path, env=kernel.env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     timer = threading.Timer(COMMAND_TIMEOUT, process.kill)  # the bound on a hang, as above
     timer.start()
