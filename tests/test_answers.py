@@ -4,8 +4,15 @@ right answer written differently from the key gets full marks.
 Each submission holds one answer per exercise (see support.submissions), graded by plain
 `nbgrader autograde` on the Pythons and start methods in support.ANSWERS_PYTHONS and
 support.ANSWERS_METHODS; the full Python × start-method matrix is run for the reference
-and blank notebooks (test_autograde.py). The answers marked racy are graded several more
-times by test_determinism.py.
+and blank notebooks (test_autograde.py).
+
+The right answers are graded in the whole notebook, demonstrations and all, as a student
+hands it in: they must keep their demonstrations' output and their full marks. So is the
+first submission of wrong answers, which must lose its points, and get no flag, beside the
+demonstrations that call it. The other wrong answers are graded without the
+demonstrations (a student may delete them), which judge nothing and took two thirds of a
+grading's time. The wrong answers marked racy are left to test_determinism.py, which
+grades each of them five times.
 """
 
 from __future__ import annotations
@@ -14,12 +21,14 @@ import pytest
 
 import support
 
+WHOLE = "wrong-1"  # the wrong submission graded in the whole notebook, besides the right ones
+
 
 def corpus() -> list:
     return [
         pytest.param(assignment, name, python, method, id=f"{assignment}-{name}-{python}-{method}")
         for assignment in support.assignments()
-        for name in support.submissions(assignment)
+        for name in support.submissions(assignment, racy_wrong=False)
         for python in support.ANSWERS_PYTHONS
         for method in support.ANSWERS_METHODS
     ]
@@ -27,9 +36,12 @@ def corpus() -> list:
 
 @pytest.mark.parametrize("assignment, submission, python, method", corpus())
 def test_answers_graded_as_expected(assignment, submission, python, method, kernel_factory, course_factory, tmp_path):
-    answers = support.submissions(assignment)[submission]
+    answers = support.submissions(assignment, racy_wrong=False)[submission]
+    notebook = support.student_notebook(assignment, answers)
+    if not (submission.startswith("right-") or submission == WHOLE):
+        notebook = support.without_demonstrations(notebook)
     course = course_factory(assignment, tmp_path / "course")
-    course.submit(assignment, "student", support.student_notebook(assignment, answers))
+    course.submit(assignment, "student", notebook)
     course.autograde(assignment, kernel_factory(python, method))
 
     problems = support.graded_answer_problems(course, assignment, "student", answers)

@@ -95,6 +95,8 @@ def test_racy_answers_are_also_grouped_on_their_own(tmp_path, monkeypatch):
     racy = {name: [a.name for a in answers] for name, answers in support.submissions("x", racy=True).items()}
     assert once == {"wrong-1": ["wrong_plain"], "wrong-2": ["wrong_race"], "right-1": ["right_race"]}
     assert racy == {"racy-1": ["right_race"], "racy-2": ["wrong_race"]}
+    others = {name: [a.name for a in answers] for name, answers in support.submissions("x", racy_wrong=False).items()}
+    assert others == {"wrong-1": ["wrong_plain"], "right-1": ["right_race"]}
     answer = support.load_answer(tmp_path / "x" / "a" / "wrong_race.py")
     assert (answer.description, answer.racy) == ("Races.", "two threads add at once")
 

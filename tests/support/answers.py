@@ -85,12 +85,13 @@ def with_answers(nb: NotebookNode, answers: Iterable[Answer]) -> NotebookNode:
     return result
 
 
-def submissions(assignment: str, racy: bool = False) -> dict[str, list[Answer]]:
+def submissions(assignment: str, racy: bool = False, *, racy_wrong: bool = True) -> dict[str, list[Answer]]:
     """Group the corpus into submissions: the k-th wrong (or right) answer of every exercise
     in one notebook, so that one grading run checks one answer per exercise.
 
     ``racy=True`` gives only the answers marked racy, right and wrong together, which
-    test_determinism.py grades several times each.
+    test_determinism.py grades several times each. ``racy_wrong=False`` leaves the wrong
+    answers marked racy out of the others (test_answers.py leaves them to test_determinism.py).
     """
     result: dict[str, list[Answer]] = {}
     for exercise_answers in load_answers(assignment).values():
@@ -100,7 +101,7 @@ def submissions(assignment: str, racy: bool = False) -> dict[str, list[Answer]]:
                 result.setdefault(f"racy-{k + 1}", []).append(answer)
             continue
         for right in (False, True):
-            chosen = [a for a in exercise_answers if a.right is right]
+            chosen = [a for a in exercise_answers if a.right is right and (right or racy_wrong or not a.racy)]
             for k, answer in enumerate(chosen):
                 result.setdefault(f"{'right' if right else 'wrong'}-{k + 1}", []).append(answer)
     return result
