@@ -110,16 +110,22 @@ def test_without_demonstrations_keeps_what_nbgrader_knows():
     assert len(nb.cells) == 4, "expected the notebook given to be left as it was"
 
 
-def test_longest_tests_first_from_records_or_estimates(tmp_path):
+def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_path):
     ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]",
            "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
-           "tests/test_answers.py::test_x[2]"]
-    assert support.schedule.longest_first(ids, {}) == [ids[2], ids[1], ids[3], ids[0]]  # estimates; ties keep order
+           "tests/test_answers.py::test_x[2]",
+           "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time[a]"]
+    # Estimates: compat 240 s computing, determinism 120 s waiting, answers 25 s, package 1 s; ties keep order.
+    assert support.schedule.order(ids, {}) == [ids[4], ids[2], ids[1], ids[3], ids[0]]
     records = tmp_path / "durations.json"
-    support.schedule.save({ids[0]: 500.0, ids[3]: 30.0}, records)
-    support.schedule.save({ids[1]: 2.0}, records)  # merged with what was recorded
-    assert support.schedule.load(records) == {ids[0]: 500.0, ids[1]: 2.0, ids[3]: 30.0}
-    assert support.schedule.longest_first(ids, support.schedule.load(records)) == [ids[0], ids[2], ids[3], ids[1]]
+    support.schedule.save({ids[0]: (500.0, 20.0), ids[3]: (30.0, 29.0)}, records)
+    support.schedule.save({ids[1]: (2.0, 1.0)}, records)  # merged with what was recorded
+    known = support.schedule.load(records)
+    assert known == {ids[0]: (500.0, 20.0), ids[1]: (2.0, 1.0), ids[3]: (30.0, 29.0)}
+    # Waiting: test_a (500 s, 4% computing), then determinism (estimate); computing: compat, x[2], x[1].
+    assert support.schedule.order(ids, known) == [ids[0], ids[2], ids[4], ids[3], ids[1]]
+    records.write_text('{"tests/test_package.py::test_a": 7.5}')  # recorded before CPU time was
+    assert support.schedule.load(records) == {ids[0]: (7.5, None)}
     records.write_text("{not json")
     assert support.schedule.load(records) == {}, "expected a damaged record to be ignored"
 

@@ -8,8 +8,6 @@ import datetime as dt
 import io
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from unittest import mock
@@ -71,20 +69,6 @@ class Course:
 
     def autograde(self, assignment: str, kernel: KernelSetup) -> str:
         return self.nbgrader("autograde", assignment, "--force", env=kernel.env())
-
-    def autograde_in_parallel(self, assignment: str, kernel: KernelSetup, jobs: int) -> str:
-        """``run.py autograde <assignment> --jobs <jobs> --force``: the course's class grader,
-        which grades ``jobs`` students at once, each as plain nbgrader would. Returns its
-        output, or fails with it."""
-        # 30 min: far beyond a class of a few students; only a grader that hangs reaches it.
-        done = subprocess.run([sys.executable, "-m", "grader.autograde", assignment, "--jobs", str(jobs), "--force"],
-                              cwd=self.path, env=kernel.env(), capture_output=True, text=True, timeout=1800)
-        with open(self.path / "nbgrader.log", "a") as log:
-            log.write(f"\n$ run.py autograde {assignment} --jobs {jobs} --force\n{done.stdout}{done.stderr}")
-        if done.returncode != 0:
-            raise AssertionError(
-                f"run.py autograde exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return done.stdout
 
     def scores(self, assignment: str, student: str) -> dict[str, tuple[float, float]]:
         """grade_id -> (score, max score) for each graded cell of the student's notebook."""

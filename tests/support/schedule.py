@@ -1,11 +1,18 @@
-"""Longest tests first: the order that keeps every test worker busy to the end.
+"""The order that keeps every CPU busy to the end: tests that mostly wait beside tests that
+compute, longest first.
 
-The suite's wall time on a few CPUs is its work divided among the workers plus the tail,
-the time the last long test runs after the others have finished. Sorting the longest
-tests to the front (with xdist handing out one test at a time, ``--maxschedchunk 1``)
-keeps that tail short. A test's length is what it took in the last run on this checkout
-(``.cache/test-durations.json``, written at the end of each run), or on a fresh clone an
-estimate by test file.
+The suite's wall time on a few CPUs is bounded below by its CPU work divided among the CPUs,
+and by its tail, the time the last long test runs after the others have finished. Many of
+its tests mostly wait (a wrong answer waits out a bound; a kernel sleeps in a demonstration),
+so the suite runs more test workers than CPUs (tests/conftest.py). Handing out the longest
+tests first (with xdist giving one test at a time, ``--maxschedchunk 1``) keeps the tail
+short; taking them alternately from those that mostly wait and those that compute keeps
+the CPUs busy meanwhile, where longest-first alone started all the long waiting tests at
+once and left the CPUs half idle.
+
+What a test took, in seconds and in CPU seconds (its own and its processes'), is what it
+took in the last run on this checkout (``.cache/test-durations.json``, written at the end of
+each run), or on a fresh clone an estimate by test file.
 """
 
 from __future__ import annotations
@@ -20,49 +27,75 @@ from support.layout import CACHE
 DURATIONS = CACHE / "test-durations.json"
 
 # Seconds a test of each file took on this 2-CPU machine in a full run, where no recorded
-# duration exists yet (a fresh clone). Only the order matters.
+# duration exists yet (a fresh clone), and the share of them it spent computing.
 ESTIMATES = {
-    "test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader": 240.0,
-    "test_determinism.py::test_racy_answers_graded_the_same_every_time": 120.0,
-    "test_hardening.py::test_attacks": 60.0,
-    "test_classgrade.py": 45.0,
-    "test_install.py": 35.0,
-    "test_hardening.py": 30.0,
-    "test_autograde.py::test_reference_full_marks_and_blank_zero": 28.0,
-    "test_answers.py": 25.0,
-    "test_static.py": 25.0,
-    "test_selfcheck.py": 20.0,
-    "test_kernel_start.py": 10.0,
-    "test_nbgrader_compat.py": 15.0,
+    "test_determinism.py::test_racy_answers_graded_the_same_every_time": (120.0, 0.2),
+    "test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader": (240.0, 1.0),
+    "test_hardening.py::test_attacks": (60.0, 0.5),
+    "test_classgrade.py": (45.0, 0.6),
+    "test_install.py": (35.0, 0.5),
+    "test_hardening.py": (30.0, 0.5),
+    "test_autograde.py::test_reference_full_marks_and_blank_zero": (28.0, 0.5),
+    "test_answers.py": (25.0, 0.4),
+    "test_static.py": (25.0, 1.0),
+    "test_selfcheck.py": (20.0, 0.5),
+    "test_kernel_start.py": (10.0, 0.5),
+    "test_nbgrader_compat.py": (15.0, 0.5),
 }
+WAITING = 0.35  # a test that computes for less than this share of its time mostly waits
 
 
-def estimate(nodeid: str) -> float:
-    """The estimate for a test by its node id (``tests/test_x.py::test_y[param]``)."""
+def estimate(nodeid: str) -> tuple[float, float]:
+    """The estimated (seconds, share computing) of a test by its node id (``tests/test_x.py::test_y[param]``)."""
     path, _, name = nodeid.partition("::")
     file = Path(path).name
     function = name.partition("[")[0]
-    return ESTIMATES.get(f"{file}::{function}", ESTIMATES.get(file, 1.0))
+    return ESTIMATES.get(f"{file}::{function}", ESTIMATES.get(file, (1.0, 0.5)))
 
 
-def load(path: Path = DURATIONS) -> dict[str, float]:
+def load(path: Path = DURATIONS) -> dict[str, tuple[float, float | None]]:
+    """nodeid -> (seconds, CPU seconds or None) as recorded; {} when there is no usable record."""
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return {str(k): float(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    if not isinstance(found, dict):
+        return {}
+    known: dict[str, tuple[float, float | None]] = {}
+    for nodeid, value in found.items():
+        if isinstance(value, (int, float)):  # recorded before CPU time was
+            known[str(nodeid)] = (float(value), None)
+        elif isinstance(value, list) and len(value) == 2:
+            known[str(nodeid)] = (float(value[0]), None if value[1] is None else float(value[1]))
+    return known
 
 
-def longest_first(nodeids: Iterable[str], known: dict[str, float]) -> list[str]:
-    """The node ids, longest expected first; ties keep their order (a stable sort)."""
-    return sorted(nodeids, key=lambda nodeid: -known.get(nodeid, estimate(nodeid)))
+def _expected(nodeid: str, known: dict[str, tuple[float, float | None]]) -> tuple[float, bool]:
+    """(seconds, whether it mostly waits) for a test."""
+    guess_seconds, guess_share = estimate(nodeid)
+    seconds, cpu = known.get(nodeid, (guess_seconds, None))
+    share = guess_share if cpu is None or seconds <= 0 else cpu / seconds
+    return seconds, share < WAITING
 
 
-def save(measured: dict[str, float], path: Path = DURATIONS) -> None:
-    """Add this run's durations to those recorded (a test not run now keeps its old one)."""
+def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]]) -> list[str]:
+    """The node ids, longest expected first, taken alternately from the tests that mostly wait
+    and those that compute; ties keep their order (a stable sort)."""
+    expected = {nodeid: _expected(nodeid, known) for nodeid in nodeids}
+    by_length = sorted(expected, key=lambda nodeid: -expected[nodeid][0])
+    waiting = [nodeid for nodeid in by_length if expected[nodeid][1]]
+    computing = [nodeid for nodeid in by_length if not expected[nodeid][1]]
+    result = []
+    for i in range(max(len(waiting), len(computing))):
+        result += [nodeid for queue in (waiting, computing) if i < len(queue) for nodeid in [queue[i]]]
+    return result
+
+
+def save(measured: dict[str, tuple[float, float | None]], path: Path = DURATIONS) -> None:
+    """Add this run's (seconds, CPU seconds) to those recorded (a test not run now keeps its old ones)."""
     known = load(path)
     known.update(measured)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # runs at once each write their own, then replace
-    tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
+    tmp.write_text(json.dumps({nodeid: list(value) for nodeid, value in known.items()}, indent=0, sort_keys=True))
     tmp.replace(path)
