@@ -6,13 +6,13 @@ Each submission holds one answer per exercise (see support.submissions), graded 
 support.ANSWERS_METHODS; the full Python × start-method matrix is run for the reference
 and blank notebooks (test_autograde.py).
 
-The right answers are graded in the whole notebook, demonstrations and all, as a student
-hands it in: they must keep their demonstrations' output and their full marks. So is the
-first submission of wrong answers, which must lose its points, and get no flag, beside the
-demonstrations that call it. The other wrong answers are graded without the
-demonstrations (a student may delete them), which judge nothing and took two thirds of a
-grading's time. The wrong answers marked racy are left to test_determinism.py, which
-grades each of them five times.
+The first submission of right answers is graded in the whole notebook, demonstrations and
+all, as a student hands it in: it must keep its full marks beside the demonstrations that
+call it (as the reference does in test_autograde.py). So is the first submission of wrong
+answers, which must lose its points, and get no flag, beside them. The others are graded
+without the demonstrations (a student may delete them), which judge nothing and took two
+thirds of a grading's time. The wrong answers marked racy are left to test_determinism.py,
+which grades each of them five times.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 import support
 
-WHOLE = "wrong-1"  # the wrong submission graded in the whole notebook, besides the right ones
+WHOLE = ("right-1", "wrong-1")  # the submissions graded in the whole notebook
 
 
 def corpus() -> list:
@@ -38,7 +38,7 @@ def corpus() -> list:
 def test_answers_graded_as_expected(assignment, submission, python, method, kernel_factory, course_factory, tmp_path):
     answers = support.submissions(assignment, racy_wrong=False)[submission]
     notebook = support.student_notebook(assignment, answers)
-    if not (submission.startswith("right-") or submission == WHOLE):
+    if submission not in WHOLE:
         notebook = support.without_demonstrations(notebook)
     course = course_factory(assignment, tmp_path / "course")
     course.submit(assignment, "student", notebook)

@@ -101,6 +101,20 @@ def test_racy_answers_are_also_grouped_on_their_own(tmp_path, monkeypatch):
     assert (answer.description, answer.racy) == ("Races.", "two threads add at once")
 
 
+def test_only_the_answers_an_exercise_needs_are_kept():
+    # transfer's tests run the student's own Accounts; first_done uses no other answer.
+    assert support.needed_answers("05_locks_and_queues", {"transfer"}) == {"transfer", "account"}
+    assert support.needed_answers("06_thread_pools", {"first_done"}) == {"first_done"}
+    assert {"add_many", "parallel_count"} <= support.needed_answers("02_communication", {"parallel_count"})
+    answer = support.load_answers("06_thread_pools")["first_done"][0]
+    nb = support.only_needed_answers(support.student_notebook("06_thread_pools", [answer]), "06_thread_pools", [answer])
+    release = {support.nbgrader_meta(c).get("grade_id"): c.source for c in support.read(
+        support.release_notebook("06_thread_pools")).cells}
+    sources = {support.nbgrader_meta(c).get("grade_id"): c.source for c in nb.cells}
+    assert sources["first_done"] == answer.cells["first_done"]
+    assert sources["fetch_all"] == release["fetch_all"], "expected an answer first_done does not need left unanswered"
+
+
 def test_without_demonstrations_keeps_what_nbgrader_knows():
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), v4.new_code_cell("demo()"),
                                 v4.new_code_cell("answer", metadata={"nbgrader": {"solution": True}}),

@@ -170,6 +170,65 @@ def without_demonstrations(nb: NotebookNode) -> NotebookNode:
     return result
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _defined_names(source: str) -> set[str]:
+    """The names an answer cell defines at its top level; for a ``%%writefile name.py`` cell,
+    also the module it writes."""
+    names = set()
+    first, _, rest = source.partition("\n")
+    if first.startswith("%%writefile"):
+        names.add(Path(first.split()[-1]).stem)
+        source = rest
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return names
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name))
+    return names
+
+
+def needed_answers(assignment: str, exercises_: Iterable[str]) -> set[str]:
+    """The answer cells (grade ids) that the tests of these exercises run: the exercises' own,
+    and, transitively, every answer that those answers or the exercises' tests (hidden ones
+    included) name something of (``transfer``'s tests use the student's ``Account``)."""
+    source = read(source_notebook(assignment))
+    answer_cells = {nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if nbgrader_meta(c).get("solution")}
+    defines = {grade_id: _defined_names(text) for grade_id, text in answer_cells.items()}
+    tests = {nbgrader_meta(c)["grade_id"]: c.source for c in test_cells(source)}
+    needed = set(exercises_)
+    names = {word for exercise in needed for grade_id, text in tests.items()
+             if grade_id == f"test_{exercise}" or grade_id.startswith(f"test_{exercise}_")
+             for word in _IDENTIFIER.findall(text)}
+    while True:
+        names |= {word for grade_id in needed for word in _IDENTIFIER.findall(answer_cells.get(grade_id, ""))}
+        more = {grade_id for grade_id, defined in defines.items() if defined & names} - needed
+        if not more:
+            return needed
+        needed |= more
+
+
+def only_needed_answers(nb: NotebookNode, assignment: str, answers: Iterable[Answer]) -> NotebookNode:
+    """A copy of the student notebook ``nb`` whose answer cells that ``answers`` neither fill
+    nor need (:func:`needed_answers`) are left unanswered, as released: the other exercises'
+    tests then fail at once instead of running the key's answers in earnest."""
+    answers = list(answers)
+    needed = needed_answers(assignment, {a.exercise for a in answers} | {g for a in answers for g in a.cells})
+    released = {nbgrader_meta(c).get("grade_id"): c.source for c in read(release_notebook(assignment)).cells}
+    result = copy.deepcopy(nb)
+    for cell in result.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution") and grade_id not in needed:
+            cell.source = released[grade_id]
+    return result
+
+
 def student_notebook(assignment: str, answers: list[Answer]) -> NotebookNode:
     """The release notebook as a student hands it in: the key's answer in every cell, except
     the cells these answers fill. (Built from release/, so its test cells lack the hidden
