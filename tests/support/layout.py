@@ -35,7 +35,7 @@ ANSWERS_PYTHONS = tuple(
     os.environ.get("COURSE_ANSWERS_PYTHONS", f"{sys.version_info[0]}.{sys.version_info[1]}").split(","))
 ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_method()).split(","))
 # A source notebook must run top to bottom in 40 s on a 2-CPU machine while the suite runs
-# four notebooks at once on those CPUs. Alone, each takes 8-15 s; beside three others that
+# six tests at once on those CPUs. Alone, each takes 6-12 s; beside three others that
 # start processes too, 03 under spawn was seen at 26.7 s. 40 s still fails a demo that
 # grows to a minute, without failing on a busy moment.
 NOTEBOOK_SECONDS = 40.0
