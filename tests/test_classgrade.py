@@ -12,7 +12,6 @@ notebook, a wrong answer, an answer that kills its kernel (os._exit) and one tha
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import multiprocessing
@@ -32,7 +31,7 @@ import support
 from grader import autograde
 from grader.guard import CourseGuard, GradingRun
 from grader.summary import grades_of
-from support import TARGET, key_answers, leftover_processes, make_course
+from support import TARGET, leftover_processes, make_course
 
 # Each student's answers, in place of the key's (None: the untouched release notebook).
 CLASS: dict[str, dict[str, str] | None] = {
@@ -60,17 +59,7 @@ COMMAND_TIMEOUT = 300
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated target course with the class handed in (made once per test worker)."""
     path = tmp_path_factory.mktemp("classgrade") / "course"
-    course = make_course(path, TARGET)
-    release = support.read(path / "release" / TARGET / f"{TARGET}.ipynb")
-    key = key_answers(course, TARGET)
-    for student, answers in CLASS.items():
-        nb = copy.deepcopy(release)
-        if answers is not None:
-            for cell in nb.cells:
-                grade_id = support.nbgrader_meta(cell).get("grade_id")
-                if grade_id in key:
-                    cell.source = answers.get(grade_id, key[grade_id])
-        course.submit(TARGET, student, nb)
+    support.submit_class(make_course(path, TARGET), TARGET, CLASS)
     return path
 
 

@@ -13,7 +13,6 @@ against that gradebook.
 from __future__ import annotations
 
 import base64
-import copy
 import csv
 import hashlib
 import html.parser
@@ -345,16 +344,7 @@ REAL_CLASS: dict[str, dict[str, str] | None] = {
 
 def test_report_of_a_class_graded_by_the_real_grader(kernel_factory, tmp_path, monkeypatch, capsys):
     course = support.make_course(tmp_path / "course", support.TARGET)
-    release = support.read(course.path / "release" / support.TARGET / f"{support.TARGET}.ipynb")
-    key = support.key_answers(course, support.TARGET)
-    for student, answers in REAL_CLASS.items():
-        nb = copy.deepcopy(release)
-        if answers is not None:
-            for cell in nb.cells:
-                grade_id = support.nbgrader_meta(cell).get("grade_id")
-                if grade_id in key:
-                    cell.source = answers.get(grade_id, key[grade_id])
-        course.submit(support.TARGET, student, nb)
+    support.submit_class(course, support.TARGET, REAL_CLASS)
     course.autograde(support.TARGET, kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]))
 
     status, out, err = run_report(course.path, [support.TARGET], monkeypatch, capsys)

@@ -55,7 +55,7 @@ from support.layout import (
     source_notebook,
     test_cells,
 )
-from support.target import TARGET, key_answers, leftover_processes, make_course, target_notebook
+from support.target import TARGET, key_answers, leftover_processes, make_course, submit_class, target_notebook
 
 __all__ = [
     'ANSWERS',
@@ -99,6 +99,7 @@ __all__ = [
     'stderr_of',
     'student_notebook',
     'submissions',
+    'submit_class',
     'target_notebook',
     'test_cells',
     'with_answers',

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from pathlib import Path
@@ -90,6 +91,21 @@ def key_answers(course: Course, assignment: str) -> dict[str, str]:
     """grade_id -> the source notebook's answer, for each answer cell."""
     source = read(course.path / "source" / assignment / f"{assignment}.ipynb")
     return {nbgrader_meta(c)["grade_id"]: c.source for c in source.cells if nbgrader_meta(c).get("solution")}
+
+
+def submit_class(course: Course, assignment: str, students: dict[str, dict[str, str] | None]) -> None:
+    """Hand in a notebook for each student: the release with the key's answers, except the
+    answer cells each student's dict replaces (grade_id -> source); None hands in the blank release."""
+    release = read(course.path / "release" / assignment / f"{assignment}.ipynb")
+    key = key_answers(course, assignment)
+    for student, answers in students.items():
+        nb = copy.deepcopy(release)
+        if answers is not None:
+            for cell in nb.cells:
+                grade_id = nbgrader_meta(cell).get("grade_id")
+                if grade_id in key:
+                    cell.source = answers.get(grade_id, key[grade_id])
+        course.submit(assignment, student, nb)
 
 
 def leftover_processes(course: Course, uids: set[int], before: set[int]) -> list[str]:
