@@ -125,23 +125,25 @@ def test_without_demonstrations_keeps_what_nbgrader_knows():
 
 
 def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_path):
+    det = "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time"
     ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]",
            "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
-           "tests/test_answers.py::test_x[2]",
-           "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time[a]"]
-    # Estimates: compat 240 s computing, determinism 120 s waiting, answers 25 s, package 1 s; ties keep order.
-    assert support.schedule.order(ids, {}) == [ids[4], ids[2], ids[1], ids[3], ids[0]]
+           f"{det}[a]", f"{det}[b]", f"{det}[c]"]
+    # Estimates: compat 285 s computing; determinism 66 s each, waiting; answers 9.5 s; package 1 s.
+    # Seconds stay even: one waiting (66), compat (285), then the waiting ones until they pass 285.
+    assert support.schedule.order(ids, {}) == [ids[3], ids[2], ids[4], ids[5], ids[1], ids[0]]
     records = tmp_path / "durations.json"
-    support.schedule.save({ids[0]: (500.0, 20.0), ids[3]: (30.0, 29.0)}, records)
-    support.schedule.save({ids[1]: (2.0, 1.0)}, records)  # merged with what was recorded
+    support.schedule.save({ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0)}, records)
+    support.schedule.save({ids[2]: (200.0, 140.0)}, records)  # merged with what was recorded
     known = support.schedule.load(records)
-    assert known == {ids[0]: (500.0, 20.0), ids[1]: (2.0, 1.0), ids[3]: (30.0, 29.0)}
-    # Waiting: test_a (500 s, 4% computing), then determinism (estimate); computing: compat, x[2], x[1].
-    assert support.schedule.order(ids, known) == [ids[0], ids[2], ids[4], ids[3], ids[1]]
+    assert known == {ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0), ids[2]: (200.0, 140.0)}
+    # Waiting: test_a (0.04 of its time computing) and the determinism tests (estimated 0.16).
+    assert support.schedule.order(ids, known) == [ids[0], ids[2], ids[1], ids[3], ids[4], ids[5]]
     records.write_text('{"tests/test_package.py::test_a": 7.5}')  # recorded before CPU time was
     assert support.schedule.load(records) == {ids[0]: (7.5, None)}
     records.write_text("{not json")
     assert support.schedule.load(records) == {}, "expected a damaged record to be ignored"
+    assert support.schedule.order([], {}) == []
 
 
 def test_execution_seconds_spans_first_start_to_last_reply():
