@@ -1,43 +1,44 @@
-"""The ``run.py autograde`` command: autograde a whole class in parallel, with the course's
-hardened grader (README, instructor guide, step 5).
+"""The ``run.py autograde`` command: autograde a whole class on this machine's CPUs or on a
+Dask cluster, with the course's hardened grader (README, instructor guide, step 5).
 
-Data flow (one run folder, shared through :class:`grader.guard.GradingRun`)::
+Data flow (grader.task's pure step; this process is the run's only writer)::
 
-    main process --spawn--> N workers (grader.worker), a student at a time each
-    worker   --gradebook sessions, under the run's lock--> gradebook.db
-    worker   --claims, done/, previous/-->  run folder  --on a stop--> main process (grader.rollback)
-    main process: progress bar, then the table (grader.summary); the run's CourseGuard at the end
+    coordinator: the plan (grader.plan), the bundle and each student's task (grader.prepare)
+    coordinator --tasks--> Dask scheduler --> worker processes, a notebook at a time each
+        (a local cluster started for the run, or the cluster at --scheduler)
+    worker --Outcome--> coordinator --(grader.writer)--> gradebook (SQLite or a server), autograded/
+    coordinator: progress bar, then the table (grader.summary); the run's CourseGuard at the end
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import collections
 import contextlib
-import hashlib
-import multiprocessing
+import dataclasses
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from filelock import FileLock
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from course.cpus import usable_cpu_count
-from grader.guard import CourseGuard, GradingRun, join_run
+from grader.database import DatabaseLost, coordinator_lock, install_pool
+from grader.engine import ClusterProblem, Engine, SchedulerLost, cluster
+from grader.guard import CourseGuard, join_run
 from grader.nbgrader_run import child_subreaper, tools_on_path
-from grader.plan import Settings, UsageError, check_gradebook, find_students, gradebook_file, resolve
-from grader.rollback import Checkpoints, Prior, read_prior, restore_prior
+from grader.plan import Settings, UsageError, check_gradebook, find_students, gradebook_file, needs_grading, resolve
+from grader.prepare import make_bundle, make_task
 from grader.summary import ClassReport, StudentResult
-from grader.worker import WorkerSpec, grade_student, init_worker
+from grader.task import Prior, read_prior
+from grader.writer import Writer, recover
 
 __all__ = ["default_jobs", "grade_class", "main"]
 
@@ -77,19 +78,13 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def _run_lock(settings: Settings) -> Iterator[None]:
-    """One run at a time per gradebook: two would each take the other's writes for tampering."""
-    path = gradebook_file(settings)
-    key = hashlib.sha256(str(path or settings.db_url).encode()).hexdigest()[:16]
-    lock = FileLock(os.path.join(tempfile.gettempdir(), f"course-classgrade-{key}.lock"))
+def _one_coordinator(settings: Settings) -> Iterator[None]:
+    """One run at a time per gradebook: two would each write the same students."""
     try:
-        lock.acquire(blocking=False)
-    except Exception:
-        raise UsageError("another `run.py autograde` is grading into this gradebook: wait for it to finish") from None
-    try:
-        yield
-    finally:
-        lock.release()
+        with coordinator_lock(settings.db_url, gradebook_file(settings), settings.course_id):
+            yield
+    except RuntimeError as error:
+        raise UsageError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -107,7 +102,8 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def _end_everything(family: Any) -> None:
-    """End the workers, their kernels, and whatever those started, however deep or detached."""
+    """End what the run started on this machine and is still there (a local cluster's
+    workers, their kernels, and whatever those started, however deep or detached)."""
     import psutil  # type: ignore[import-untyped]
 
     from grader.processes import end_all, remove_shared_memory
@@ -116,19 +112,18 @@ def _end_everything(family: Any) -> None:
     for pid in family.pids():
         with contextlib.suppress(psutil.Error):
             uids.add(psutil.Process(pid).uids().real)
-    # Leave the workers' exit statuses to multiprocessing, which waits for them.
-    workers = [child.pid for child in multiprocessing.active_children() if child.pid is not None]
-    end_all(family, grace=0.5, keep=workers)
+    end_all(family, grace=0.5, keep=())
     mine = os.getuid() if hasattr(os, "getuid") else None
     for uid in uids - {mine}:
         remove_shared_memory(uid)  # semaphores and shared memory of kernels that had a user of their own
 
 
 def grade_class(assignment: str, nbgrader_args: Sequence[str] = (), *, jobs: int | None = None,
-                course: Path | None = None, out: TextIO | None = None) -> ClassReport:
-    """Autograde ``assignment`` for every student in ``submitted/`` with ``jobs`` worker
-    processes (default: one per usable CPU), as ``nbgrader autograde <assignment>
-    <nbgrader_args>`` run in ``course`` (default: the current folder) would.
+                scheduler: str | None = None, course: Path | None = None, out: TextIO | None = None) -> ClassReport:
+    """Autograde ``assignment`` for every student in ``submitted/``, as ``nbgrader autograde
+    <assignment> <nbgrader_args>`` run in ``course`` (default: the current folder) would:
+    on the Dask cluster whose scheduler is at ``scheduler``, else on ``jobs`` worker
+    processes of this machine (default: one per usable CPU).
 
     Raises :class:`UsageError`, having changed nothing, when the input is wrong. Prints
     progress and the summary table to ``out`` (default: stdout).
@@ -137,110 +132,127 @@ def grade_class(assignment: str, nbgrader_args: Sequence[str] = (), *, jobs: int
     course = Path.cwd() if course is None else course
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, not {jobs}")
+    if jobs is not None and scheduler is not None:
+        raise UsageError("--jobs is for grading on this machine; with --scheduler the cluster's workers grade "
+                         "(start as many as you want there)")
     settings = resolve(course.resolve(), assignment, nbgrader_args)
-    with tools_on_path(), _run_lock(settings):
+    install_pool()
+    with tools_on_path(), _one_coordinator(settings):
         settings = check_gradebook(settings)
         students = find_students(settings)
-        jobs = min(jobs or default_jobs(), len(students))
         run_dir = Path(tempfile.mkdtemp(prefix="course-classgrade-"))
         try:
-            return _grade(settings, students, jobs, join_run(run_dir), out)
+            return _grade(settings, students, jobs or default_jobs(), scheduler, run_dir, out)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _grade(settings: Settings, students: list[str], jobs: int, run: GradingRun, out: TextIO) -> ClassReport:
+@dataclasses.dataclass
+class _Stop:
+    """Why a run stopped before every student was graded."""
+
+    why: str = ""
+    interrupted: bool = False
+    error: str = ""
+
+
+def _grade(settings: Settings, students: list[str], jobs: int, scheduler: str | None, run_dir: Path,
+           out: TextIO) -> ClassReport:
     from nbgrader.api import Gradebook  # type: ignore[import-untyped]
 
     from grader.processes import ProcessSet
 
-    with Gradebook(settings.db_url, settings.course_id) as gradebook:  # the run's first session
-        priors = {student: read_prior(gradebook, settings.assignment, student) for student in students}
-    # The course-files guard around the whole run, with the rules each notebook's has: it
-    # sees what no notebook's guard could (a notebook ended before its guard looked, a
-    # graded folder changed after its grader finished). On Linux the sandbox keeps kernels out anyway.
+    recover(settings, students)  # what a coordinator killed while writing left
+    to_grade = [student for student in students if needs_grading(settings, student)]
+    bundle = make_bundle(settings) if to_grade else None
+    with Gradebook(settings.db_url, settings.course_id) as gradebook:
+        priors = {student: read_prior(gradebook, settings.assignment, student) for student in to_grade}
+    run = join_run(run_dir)
+    in_flight: set[str] = set()
+    # The students the workers are grading: while they are, a change of the gradebook's file
+    # is no doing of this process (the run's guard puts it back and reports it).
+    run.elsewhere = lambda: sorted(str(settings.graded_folder(student)) for student in in_flight)
+    # The course-files guard around the whole run, with the rules each notebook's has.
     run_guard = CourseGuard(settings.root, gradebook_file(settings), [], run=run)
-    checkpoints = Checkpoints(run.folder)
-    print(f"Grading {settings.assignment} for {len(students)} student(s), {jobs} at a time "
-          f"(a worker process each, with the course's hardened grader).", file=out, flush=True)
+    writer = Writer(settings, run)
+    results = {student: writer.skipped(student) for student in students if student not in to_grade}
+    jobs = max(1, min(jobs, len(to_grade)))
+    where = (f"on the Dask cluster at {scheduler}" if scheduler else
+             f"{jobs} at a time (a worker process each, on this machine)")
+    print(f"Grading {settings.assignment} for {len(students)} student(s), {where}, with the course's hardened "
+          f"grader" + (f"; {len(results)} graded before (--force regrades them)" if results else "") + ".",
+          file=out, flush=True)
     bar = _Bar(out, len(students), settings.assignment)
-    results: dict[str, StudentResult] = {}
-    futures: dict[concurrent.futures.Future[StudentResult], str] = {}
-    stopped_because = ""
-    interrupted = False
+    for student in students:
+        if student in results:
+            bar.update(results[student])
+    stop = _Stop()
     started = time.monotonic()
-    # spawn: each worker is a fresh interpreter that imports what it needs. It inherits
-    # none of this process's threads or locks (fork would copy them mid-use), and it
-    # behaves the same on Linux, macOS and Windows.
-    context = multiprocessing.get_context("spawn")
-    # Orphans of a worker that is ended come here, and are ended in turn.
+    # Orphans of a local worker that is ended come here, and are ended in turn.
     with child_subreaper():
-        executor = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                                          initializer=init_worker,
-                                                          initargs=(WorkerSpec(settings, run.folder),))
-        # Made after the executor (whose resource tracker is not ours to end) and before its
-        # workers start: they, and everything below them, are this run's processes.
-        family = ProcessSet(None, lambda: ())
+        family = ProcessSet(None, lambda: ())  # this run's processes: those started from here on
         try:
-            futures = {executor.submit(grade_student, student): student for student in students}
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    result = future.result()
-                except BrokenProcessPool as error:
-                    stopped_because = f"a grading worker died ({error})"
-                    raise
-                except Exception as error:  # not raised by the worker's code, which returns a result
-                    result = StudentResult(futures[future], "error", message=f"{type(error).__name__}: {error}")
-                results[result.student] = result
-                bar.update(result)
+            if bundle is not None:
+                with cluster(scheduler, jobs) as client:
+                    engine = Engine(client, bundle)
+                    if scheduler:
+                        jobs = engine.threads()
+                    try:
+                        _grade_on(engine, writer, settings, to_grade, priors, in_flight, results, bar)
+                    except BaseException:
+                        with _sigint_ignored():
+                            engine.cancel()
+                        raise
+        except ClusterProblem as error:
             bar.close()
-            executor.shutdown(wait=True)
-        except (KeyboardInterrupt, BrokenProcessPool) as error:
-            if isinstance(error, KeyboardInterrupt):
-                interrupted = True
-                stopped_because = "stopped by Ctrl-C"
+            raise UsageError(str(error)) from None
+        except KeyboardInterrupt:
+            stop = _Stop("stopped by Ctrl-C", interrupted=True)
+        except SchedulerLost as error:
+            stop = _Stop(f"the run stopped: {error}")
+        except DatabaseLost as error:
+            stop = _Stop("the gradebook stopped answering", error=f"{error}; every student the table shows as "
+                         "graded is written in full. Run the same command again once the database is back.")
+        finally:
             with _sigint_ignored():
                 bar.close()
-                print(f"Stopping: {stopped_because}; ending the workers and their kernels...", file=out, flush=True)
-                for future in futures:
-                    future.cancel()
+                if stop.why:
+                    print(f"Stopping: {stop.why}; ending the run's work...", file=out, flush=True)
                 _end_everything(family)
-                executor.shutdown(wait=True, cancel_futures=True)
-                # A worker ended in the middle of a gradebook session leaves its transaction
-                # to be rolled back (SQLite's journal): the run's own, not tampering.
-                run.gradebook_at(settings.db_url).adopt()
-                _finish_stopped(settings, students, priors, results, checkpoints, stopped_because)
     seconds = time.monotonic() - started
+    for student in students:
+        if student not in results:
+            where_then = "while being graded" if student in in_flight else "before its turn"
+            left = "; left as before the run" if student in in_flight else ""
+            results[student] = StudentResult(student, "not graded", message=f"{stop.why} {where_then}{left}")
     with _sigint_ignored():
         warnings = [f"{change} — while the class was graded; review the submissions graded in this run"
                     for change in run_guard.check_and_restore()]
         run_guard.close()
-    report = ClassReport(settings.assignment, jobs, round(seconds, 2),
-                         [results[s] for s in students], interrupted=interrupted, warnings=warnings)
-    report.print(out, stopped_because)
+    report = ClassReport(settings.assignment, jobs, round(seconds, 2), [results[s] for s in students],
+                         interrupted=stop.interrupted, warnings=warnings, error=stop.error)
+    report.print(out, stop.why)
     return report
 
 
-def _finish_stopped(settings: Settings, students: list[str], priors: Mapping[str, Prior],
-                    results: dict[str, StudentResult], checkpoints: Checkpoints, why: str) -> None:
-    """After the workers were ended: keep who was finished, put back who was begun."""
-    from nbgrader.api import Gradebook
-
-    for student in students:
-        if student in results:
-            continue
-        finished = checkpoints.finished(student)
-        if finished is not None:  # finished, but the result had not reached this process
-            results[student] = StudentResult(**finished)
-            continue
-        if checkpoints.begun(student):
-            with Gradebook(settings.db_url, settings.course_id) as gradebook:
-                restore_prior(gradebook, settings.assignment, student, priors[student])
-            checkpoints.put_back(student, settings.graded_folder(student))
-            message = f"{why} while being graded; left as before the run"
-        else:
-            message = f"{why} before its turn"
-        results[student] = StudentResult(student, "not graded", message=message)
+def _grade_on(engine: Engine, writer: Writer, settings: Settings, to_grade: list[str], priors: dict[str, Prior],
+              in_flight: set[str], results: dict[str, StudentResult], bar: _Bar) -> None:
+    """Keep the cluster busy, and write each outcome as it comes. Twice as many submissions
+    as the cluster grades at once are handed out: a worker finds its next one waiting, and
+    the rest (and their files) stay here until then."""
+    pending = collections.deque(to_grade)
+    while pending or engine.in_flight:
+        window = 2 * engine.threads()
+        while pending and len(engine.in_flight) < window:
+            student = pending.popleft()
+            engine.submit(make_task(settings, student, priors[student]))
+            in_flight.add(student)
+        outcome = engine.next_outcome()
+        result = writer.write(outcome)
+        in_flight.discard(outcome.student)
+        result = dataclasses.replace(result, write_seconds=result.write_seconds + engine.receive_seconds)
+        results[outcome.student] = result
+        bar.update(result)
 
 
 # --- the command ------------------------------------------------------------------------------------------------
@@ -266,13 +278,16 @@ def _jobs(value: str) -> int:
 def _parser() -> _Parser:
     parser = _Parser(
         prog="python3 run.py autograde", allow_abbrev=False,  # a prefix may be one of nbgrader's options
-        usage="%(prog)s <assignment> [--jobs N] [nbgrader autograde options]",
-        description="Autograde <assignment> for every student in submitted/, N submissions at a time, with the "
-                    "course's hardened grader. Other options go to nbgrader autograde: --force, --student PATTERN, "
-                    "--db URL, --CourseDirectory.student_id_exclude=...")
+        usage="%(prog)s <assignment> [--jobs N | --scheduler tcp://HOST:PORT] [nbgrader autograde options]",
+        description="Autograde <assignment> for every student in submitted/, N submissions at a time on this "
+                    "machine or on a Dask cluster, with the course's hardened grader. Other options go to nbgrader "
+                    "autograde: --force, --student PATTERN, --db URL (sqlite:///... or postgresql://...), "
+                    "--CourseDirectory.student_id_exclude=...")
     parser.add_argument("assignment", help="the assignment to grade, e.g. 01_processes")
     parser.add_argument("--jobs", "-j", type=_jobs, metavar="N",
-                        help="worker processes (default: one per usable CPU)")
+                        help="worker processes on this machine (default: one per usable CPU)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786)")
     return parser
 
 
@@ -284,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
             raise UsageError("give the assignment first, e.g. `python3 run.py autograde 01_processes --jobs 4`")
         parsed, nbgrader_args = _parser().parse_known_args(args)
-        report = grade_class(parsed.assignment, nbgrader_args, jobs=parsed.jobs)
+        report = grade_class(parsed.assignment, nbgrader_args, jobs=parsed.jobs, scheduler=parsed.scheduler)
     except UsageError as error:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)

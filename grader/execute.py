@@ -146,6 +146,9 @@ class HardenedExecute(Execute):
         "the source folder nor in Autograde.exclude_overwriting). They are removed by default: a "
         "submitted module (course.so, multiprocessing/...) would shadow the one the tests import.")
     ).tag(config=True)
+    hidden_folders = List(Unicode(), help=(
+        "More folders the kernel may not read, besides the course's own and the grader's home and "
+        "temporary folders: the course a scratch course is graded for (grader.task).")).tag(config=True)
     kernel_env_keep = List(Unicode(), help=(
         "More environment variables (names, or prefixes ending in *) the kernel may see.")).tag(config=True)
     sandbox = Bool(True, help=(
@@ -201,7 +204,7 @@ class HardenedExecute(Execute):
         preimport = sorted({name for cell, kind in zip(cells, run.kinds, strict=True) if kind in ("test", "locked")
                             for name in _imports(cell.source)} | set(_ALWAYS_PREIMPORT))
         sandbox = Sandbox(course_root, submission, limits, self.student_uid_base if self.sandbox else 0,
-                          preimport, self.kernel_env_keep, self.log)
+                          preimport, self.kernel_env_keep, self.log, hidden=self.hidden_folders)
         self._sandbox = sandbox
         reaper = False
         if LINUX and privileges.available():

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,8 @@ class GradingRun:
         (folder / "claims").mkdir(parents=True, exist_ok=True)
         self._sessions: dict[Path | None, GradebookSessions] = {}
         self._held: dict[Path, int] = {}
+        # Folders being graded elsewhere for this run (a coordinator's students on its workers).
+        self.elsewhere: Callable[[], list[str]] = list
 
     def gradebook(self, path: Path | None) -> GradebookSessions:
         """The sessions of the gradebook at ``path`` (None: a database server)."""
@@ -135,8 +137,8 @@ class GradingRun:
         return found
 
     def busy(self) -> list[str]:
-        """The folders being written now, by any process of the run."""
-        return sorted(str(folder) for folder, left in self.claims().items() if left is None)
+        """The folders being written now, by any process of the run, or graded elsewhere for it."""
+        return sorted({str(folder) for folder, left in self.claims().items() if left is None} | set(self.elsewhere()))
 
 
 _current: GradingRun | None = None

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import fnmatch
 import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.database import problem_with, shown
 from grader.gradebook import sqlite_file
 from grader.nbgrader_run import assignments, describe_refusal, initialized
 
-__all__ = ["Settings", "UsageError", "check_gradebook", "find_students", "gradebook_file", "notebook_problem",
-           "relative", "resolve"]
+__all__ = ["Settings", "UsageError", "check_gradebook", "find_students", "gradebook_file", "needs_grading",
+           "notebook_problem", "relative", "resolve"]
 
 _DEFAULT_STRUCTURE = "{nbgrader_step}/{student_id}/{assignment_id}"
 
@@ -39,6 +41,9 @@ class Settings:
     student_pattern: str
     excluded: frozenset[str]
     notebooks: tuple[str, ...] = ()
+    force: bool = False
+    notebook_pattern: str = "*"  # nbgrader's --notebook
+    ignore: tuple[str, ...] = ()  # CourseDirectory.ignore
 
     def graded_folder(self, student: str) -> Path:
         return self.autograded / student / self.assignment
@@ -87,6 +92,9 @@ def resolve(course: Path, assignment: str, nbgrader_args: Sequence[str]) -> Sett
             autograde = app.subapp
             directories = autograde.coursedir
             extra = [arg for arg in autograde.extra_args if arg != assignment]
+            from nbgrader.converters import Autograde  # type: ignore[import-untyped]
+
+            converter = Autograde(coursedir=directories, parent=autograde)
             settings = Settings(
                 root=Path(directories.root).resolve(), assignment=assignment, nbgrader_args=tuple(nbgrader_args),
                 db_url=directories.db_url, course_id=directories.course_id,
@@ -94,11 +102,16 @@ def resolve(course: Path, assignment: str, nbgrader_args: Sequence[str]) -> Sett
                 submitted=Path(directories.root, directories.submitted_directory).resolve(),
                 autograded=Path(directories.root, directories.autograded_directory).resolve(),
                 student_pattern=directories.student_id or "*",
-                excluded=frozenset(filter(None, (directories.student_id_exclude or "").split(","))))
+                excluded=frozenset(filter(None, (directories.student_id_exclude or "").split(","))),
+                force=bool(converter.force), notebook_pattern=directories.notebook_id or "*",
+                ignore=tuple(directories.ignore))
             structure = directories.directory_structure
     except SystemExit:
         raise UsageError("nbgrader autograde did not accept these options: "
                          + describe_refusal(said, " ".join(nbgrader_args))) from None
+    problem = problem_with(settings.db_url)
+    if problem:
+        raise UsageError(problem)
     if extra:
         raise UsageError(f"unexpected argument(s) {' '.join(extra)}: give one assignment, then options")
     if structure != _DEFAULT_STRUCTURE:
@@ -135,10 +148,45 @@ def check_gradebook(settings: Settings) -> Settings:
     except MissingEntry:
         notebooks = ()
     except Exception as error:
-        raise UsageError(f"cannot open the gradebook {settings.db_url}: {str(error).splitlines()[0]}") from None
+        raise UsageError(f"cannot open the gradebook {shown(settings.db_url)}: {_first_line(error)}") from None
     if not notebooks:
         raise UsageError(f"the gradebook has no assignment {settings.assignment!r}: {advice}")
     return dataclasses.replace(settings, notebooks=notebooks)
+
+
+def _first_line(error: BaseException) -> str:
+    """What a database error says, in one line (SQLAlchemy adds its own paragraphs)."""
+    said = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(said).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _timestamp(folder: Path) -> datetime.datetime | None:
+    """The time in ``folder``'s timestamp.txt, as nbgrader reads it (None: none, or unreadable)."""
+    from nbgrader.utils import parse_utc  # type: ignore[import-untyped]
+
+    try:
+        text = (folder / "timestamp.txt").read_text().strip()
+        return parse_utc(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def needs_grading(settings: Settings, student: str) -> bool:
+    """Whether ``nbgrader autograde`` would grade this student now (its
+    ``BaseConverter.init_destination``): never graded, ``--force``, or handed in again since."""
+    graded = settings.graded_folder(student)
+    if settings.notebook_pattern == "*":
+        if not graded.exists():
+            return True
+    else:
+        handed_in = (settings.submitted / student / settings.assignment).glob(f"{settings.notebook_pattern}.ipynb")
+        if any(not (graded / path.name).exists() for path in handed_in):
+            return True
+    if settings.force:
+        return True
+    new, old = _timestamp(settings.submitted / student / settings.assignment), _timestamp(graded)
+    return new is not None and old is not None and new > old
 
 
 def find_students(settings: Settings) -> list[str]:

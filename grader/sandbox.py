@@ -171,12 +171,14 @@ class Sandbox:
     """The containment of one notebook, across every kernel it needs (restarts included).
 
     ``course_root``: the course folder, hidden from the kernel except ``submission``
-    (its own ``autograded/<student>/<assignment>/``), where it runs and may write.
+    (its own ``autograded/<student>/<assignment>/``), where it runs and may write;
+    ``hidden``: more folders it may not read.
     """
 
     def __init__(self, course_root: Path, submission: Path, limits: Limits, uid_base: int,
-                 preimport: Sequence[str], env_keep: Sequence[str], log: Any) -> None:
+                 preimport: Sequence[str], env_keep: Sequence[str], log: Any, hidden: Sequence[str] = ()) -> None:
         self.course_root = course_root.resolve()
+        self.hidden = [Path(folder) for folder in hidden]
         self.submission = submission.resolve()
         self.limits = limits
         self.preimport = list(preimport)
@@ -198,7 +200,8 @@ class Sandbox:
         folders (other copies of the course, other courses' gradebooks, the grader's own
         files), other homes and the system's secrets. What its Python needs in them stays
         readable (see kernel_main)."""
-        folders = {self.course_root, Path.home(), Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")}
+        folders = {self.course_root, Path.home(), Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"),
+                   *self.hidden}
         # Other people's homes and the system's secrets: an unprivileged kernel cannot read
         # them anyway, unless it keeps the right to read closed folders (see kernel_main).
         folders |= {Path("/home"), Path("/root"), Path("/etc/shadow"), Path("/etc/gshadow"), Path("/etc/sudoers"),

@@ -28,7 +28,7 @@ class StudentResult:
     flagged: bool = False
     seconds: float | None = None
     message: str = ""
-    lock_seconds: float = 0.0  # time this student's grading held the gradebook lock
+    write_seconds: float = 0.0  # the coordinator's time for it: receiving the result and writing it
 
     def brief(self) -> str:
         """'8/10, 12.3 s, graded' and the like."""
@@ -51,12 +51,16 @@ class ClassReport:
     results: list[StudentResult]
     interrupted: bool = False
     warnings: list[str] = dataclasses.field(default_factory=list)
+    error: str = ""  # why the run stopped, when the gradebook stopped answering
 
     @property
     def exit_status(self) -> int:
-        """130 after Ctrl-C; 1 if any student could not be graded (as nbgrader exits); else 0."""
+        """130 after Ctrl-C; 2 if the gradebook stopped answering; 1 if any student could not
+        be graded (as nbgrader exits); else 0."""
         if self.interrupted:
             return 130
+        if self.error:
+            return 2
         if any(r.status in ("error", "not graded") for r in self.results) or self.warnings:
             return 1
         return 0
@@ -67,10 +71,12 @@ class ClassReport:
         for r in self.results:
             counts[r.status] = counts.get(r.status, 0) + 1
         work = sum(r.seconds or 0.0 for r in self.results)
-        locked = sum(r.lock_seconds for r in self.results)
+        written = [r.write_seconds for r in self.results if r.status == "graded"]
+        coordinator = (f"; the coordinator took {1000 * sum(written) / len(written):.0f} ms a submission to receive "
+                       "and write it" if written else "")
         return (f"{len(self.results)} students: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-                + f" · {self.jobs} worker(s) · {self.seconds:.1f} s (the notebooks took {work:.1f} s in all; "
-                f"the gradebook was locked for {locked:.1f} s)")
+                + f" · {self.jobs} worker(s) · {self.seconds:.1f} s (the notebooks took {work:.1f} s in all"
+                + coordinator + ")")
 
     def table(self) -> Table:
         """The summary: student, score/max, flagged, seconds, status."""
@@ -106,6 +112,8 @@ class ClassReport:
                           "the same command again to grade them.", soft_wrap=True, markup=False)
         for warning in self.warnings:
             console.print(f"\nwarning: {warning}", soft_wrap=True, markup=False)
+        if self.error:
+            console.print(f"\nerror: {self.error}", soft_wrap=True, markup=False)
         out.flush()
 
 
