@@ -194,7 +194,7 @@ def _grade(settings: Settings, students: list[str], jobs: int, scheduler: str | 
         try:
             if bundle is not None:
                 with cluster(scheduler, jobs) as client:
-                    engine = Engine(client, bundle)
+                    engine = Engine(client, bundle, scheduler or "this machine")
                     if scheduler:
                         jobs = engine.threads()
                     try:
@@ -209,7 +209,7 @@ def _grade(settings: Settings, students: list[str], jobs: int, scheduler: str | 
         except KeyboardInterrupt:
             stop = _Stop("stopped by Ctrl-C", interrupted=True)
         except SchedulerLost as error:
-            stop = _Stop(f"the run stopped: {error}")
+            stop = _Stop(str(error))
         except DatabaseLost as error:
             stop = _Stop("the gradebook stopped answering", error=f"{error}; every student the table shows as "
                          "graded is written in full. Run the same command again once the database is back.")

@@ -21,7 +21,8 @@ from typing import Any
 
 from filelock import FileLock
 
-__all__ = ["POOL_SIZE", "DatabaseLost", "coordinator_lock", "install_pool", "is_server", "problem_with", "shown"]
+__all__ = ["POOL_SIZE", "DatabaseLost", "coordinator_lock", "first_line", "install_pool", "is_server", "problem_with",
+           "shown"]
 
 # Connections one process may hold to a database server. nbgrader opens one gradebook
 # session at a time, and nests at most two; a session waits for a free connection rather
@@ -34,6 +35,13 @@ CONNECT_TIMEOUT = 10
 
 class DatabaseLost(Exception):
     """The gradebook's database stopped answering in the middle of a run."""
+
+
+def first_line(error: BaseException) -> str:
+    """What a database error says, in one line (SQLAlchemy wraps the driver's error in paragraphs of its own)."""
+    said = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(said).splitlines() if line.strip()]
+    return lines[0].strip("'\"") if lines else type(error).__name__
 
 
 def shown(db_url: str) -> str:
@@ -63,9 +71,9 @@ def problem_with(db_url: str) -> str | None:
         return (f"{db_url!r} is not a database URL: give e.g. sqlite:///gradebook.db or "
                 "postgresql://user:password@host:5432/gradebook")
     try:
-        url.get_dialect()
+        url.get_dialect().import_dbapi()
     except Exception as error:
-        hint = " (pip install psycopg2-binary)" if url.get_backend_name() == "postgresql" else ""
+        hint = " (pip install 'psycopg[binary]')" if url.get_backend_name() == "postgresql" else ""
         return f"no database driver for {shown(db_url)}: {str(error).splitlines()[0]}{hint}"
     return None
 
@@ -169,8 +177,7 @@ def _advisory_lock(db_url: str, course_id: str, refusal: str) -> Iterator[None]:
         try:
             connection = engine.connect()
         except Exception as error:
-            said = str(error).strip().splitlines()
-            raise RuntimeError(f"cannot open the gradebook {shown(db_url)}: {said[0] if said else error!r}") from None
+            raise RuntimeError(f"cannot open the gradebook {shown(db_url)}: {first_line(error)}") from None
         with connection:
             taken = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
                                        {"key": _lock_key(db_url, course_id)}).scalar()

@@ -42,7 +42,10 @@ class ClusterProblem(Exception):
 def quiet_dask() -> None:
     """Dask logs each worker's coming and going, and the retries after a loss: the run's own
     output says what matters (the table; a lost scheduler)."""
-    for name in ("distributed", "tornado"):
+    import distributed  # noqa: F401 -- its logging configuration first, then this one
+
+    names = [name for name in logging.root.manager.loggerDict if name.split(".")[0] in ("distributed", "tornado")]
+    for name in ("distributed", "tornado", *names):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
@@ -115,8 +118,9 @@ def cluster(scheduler: str | None, jobs: int) -> Iterator[Any]:
 class Engine:
     """Submissions in flight on a cluster, and their outcomes as they complete."""
 
-    def __init__(self, client: Any, bundle: Bundle) -> None:
+    def __init__(self, client: Any, bundle: Bundle, address: str) -> None:
         self.client = client
+        self.address = address
         self.bundle = bundle
         self._done: queue.Queue[Any] = queue.Queue()
         self._students: dict[str, str] = {}  # key -> student
@@ -166,7 +170,7 @@ class Engine:
             assert isinstance(result, Outcome)
             return result
         if future.status == "cancelled":
-            raise SchedulerLost("the Dask scheduler cancelled the run's tasks (its connection was lost)")
+            raise SchedulerLost(f"the connection to the Dask scheduler at {self.address} was lost")
         failure = future.exception()
         if isinstance(failure, KilledWorker):
             return Outcome(student, "error", message=(
@@ -176,7 +180,7 @@ class Engine:
 
     def _check_connected(self) -> None:
         if self.client.status not in ("running", "newly-created"):
-            raise SchedulerLost(f"the connection to the Dask scheduler was lost (the client is {self.client.status})")
+            raise SchedulerLost(f"the connection to the Dask scheduler at {self.address} was lost")
 
     def _lost(self, student: str, error: BaseException) -> Outcome:
         self._check_connected()

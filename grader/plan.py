@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.database import problem_with, shown
+from grader.database import first_line, problem_with, shown
 from grader.gradebook import sqlite_file
 from grader.nbgrader_run import assignments, describe_refusal, initialized
 
@@ -148,17 +148,10 @@ def check_gradebook(settings: Settings) -> Settings:
     except MissingEntry:
         notebooks = ()
     except Exception as error:
-        raise UsageError(f"cannot open the gradebook {shown(settings.db_url)}: {_first_line(error)}") from None
+        raise UsageError(f"cannot open the gradebook {shown(settings.db_url)}: {first_line(error)}") from None
     if not notebooks:
         raise UsageError(f"the gradebook has no assignment {settings.assignment!r}: {advice}")
     return dataclasses.replace(settings, notebooks=notebooks)
-
-
-def _first_line(error: BaseException) -> str:
-    """What a database error says, in one line (SQLAlchemy adds its own paragraphs)."""
-    said = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(said).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def _timestamp(folder: Path) -> datetime.datetime | None:

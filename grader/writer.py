@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.database import DatabaseLost, shown
+from grader.database import DatabaseLost, first_line, shown
 from grader.guard import GradingRun
 from grader.plan import Settings
 from grader.summary import StudentResult
@@ -203,10 +203,8 @@ class Writer:
                 submission = gradebook.find_submission(settings.assignment, student)
                 return float(submission.score), float(submission.max_score)
         except self._database_errors() as error:
-            said = getattr(error, "orig", None) or error
-            lines = [line.strip() for line in str(said).splitlines() if line.strip()]
-            raise DatabaseLost(f"the gradebook {shown(settings.db_url)} stopped answering while "
-                               f"{student} was written: {lines[0] if lines else type(error).__name__}") from None
+            raise DatabaseLost(f"the gradebook {shown(settings.db_url)} stopped answering while {student} was "
+                               f"written: {first_line(error)}") from None
 
     def skipped(self, student: str) -> StudentResult:
         """A student nbgrader would not grade again now: their grades as they are."""
