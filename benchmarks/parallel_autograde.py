@@ -1,24 +1,30 @@
-"""Autograding a class in parallel against one submission after another, in one run.
+"""Autograding a class in parallel, on this machine and on a Dask cluster, against one
+submission after another, in one run.
 
 Run from the repository root, with the course's environment, on an otherwise idle machine:
 
-    .venv/bin/python benchmarks/parallel_autograde.py            # 40 students of 02_communication: ~25 min on 2 CPUs
-    .venv/bin/python benchmarks/parallel_autograde.py --students 80 --jobs 8
+    .venv/bin/python benchmarks/parallel_autograde.py            # 40 students of 01_processes: ~15 min on 2 CPUs
+    .venv/bin/python benchmarks/parallel_autograde.py --assignment 02_communication --students 80 --jobs 8
     .venv/bin/python benchmarks/parallel_autograde.py --quick    # 2 students of 01_processes, to check that it runs
 
 It builds a course in a temporary folder and a synthetic class from the answer corpus
 (tests/answers/<assignment>/): the reference answers, the blank release notebook, and the
 corpus's submissions (support.submissions: right answers, wrong ones, and, for
 02_communication, answers that deadlock and that the hidden tests' time bounds end), taken
-in turn until the class is full. Two copies of that course are graded, in this order:
+in turn until the class is full. Three copies of that course are graded, in this order:
 
 * sequentially, by plain ``nbgrader autograde <assignment> --force``;
-* in parallel, by ``python -m grader.autograde <assignment> --force --jobs N``
-  (``python3 run.py autograde``), with N worker processes (default: one per usable CPU).
+* in parallel on this machine, by ``python -m grader.autograde <assignment> --force --jobs N``
+  (``python3 run.py autograde``), with N worker processes (default: one per usable CPU);
+* on a Dask cluster, by ``python -m grader.autograde <assignment> --force --scheduler ADDRESS``,
+  the cluster being a ``dask scheduler`` and N ``dask worker --nthreads 1`` processes on
+  127.0.0.1 (started before the clock starts, as an instructor's cluster would be).
 
-Both use the course's nbgrader_config.py, so both grade with the hardened grader. It
-checks that the two gradebooks hold the same results (each student's score, review flag
-and comment for every cell) and prints both wall times and their ratio.
+All use the course's nbgrader_config.py, so all grade with the hardened grader. It checks
+that the gradebooks hold the same results (each student's score, review flag and comment
+for every cell), and prints the wall times, each ratio, and the coordinator's own time per
+submission (receiving a result and writing it into the gradebook and autograded/), from
+which the number of workers one coordinator can keep busy follows.
 
 Some wrong answers race (a counter without a lock, squares returned in the order processes
 finish): whether they pass a test depends on how the processes happen to be scheduled,
@@ -39,6 +45,8 @@ exploits, and a hanging notebook waits without computing, which the parallel run
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +64,7 @@ import support  # noqa: E402
 from course.cpus import usable_cpu_count  # noqa: E402
 from grader.nbgrader_run import tools_on_path  # noqa: E402
 from grader.summary import grades_of  # noqa: E402
+from support.dask_cluster import dask_cluster  # noqa: E402
 
 
 def synthetic_class(assignment: str, students: int) -> dict[str, tuple[str, Any]]:
@@ -141,11 +150,44 @@ def recheck(course: Path, assignment: str, sequential: dict[str, Any],
     return extra
 
 
+def coordinator_ms(log: Path) -> float | None:
+    """The coordinator's milliseconds per submission, from the run's summary line."""
+    match = re.search(r"the coordinator took (\d+) ms a submission", log.read_text())
+    return float(match.group(1)) if match else None
+
+
+def verdict(name: str, sequential: dict[str, Any], other: dict[str, Any], course: Path, assignment: str,
+            rechecks: int, log: Path, students: int) -> bool:
+    """Print whether ``other`` (a gradebook's results) equals sequential grading's; True if
+    every difference is one sequential grading also shows."""
+    differences = compare(sequential, other)
+    cells = sum(len(cells) for cells in sequential.values())
+    if not differences:
+        print(f"{name}: results identical: the same score, review flag and comment in all {cells} cells of "
+              f"{students} students")
+        return True
+    extra = recheck(course, assignment, sequential, differences, rechecks, log)
+    trials = sequential_trials(sequential, extra)
+    explained = {key for key, (_, b) in differences.items() if b in trials[submission_of(key[0]), key[1]]}
+    print(f"{name}: results: {cells - len(differences)} of {cells} cells identical; {len(differences)} differ:")
+    for (student, cell), (a, b) in sorted(differences.items()):
+        graded = ", ".join(_score(value) for value in trials[submission_of(student), cell])
+        said = "varies between sequential gradings too" if (student, cell) in explained else "DIFFERS"
+        print(f"  {student} {cell}: sequential {_score(a)}, {name} {_score(b)}; every sequential grading of "
+              f"{submission_of(student)}: {graded} -> {said}")
+    if len(explained) == len(differences):
+        print(f"{name}: every difference is in an answer whose score varies from one sequential grading to the next")
+        return True
+    print(f"{name}: {len(differences) - len(explained)} cell(s) differ in a way no sequential grading reproduced")
+    return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignment", default="02_communication", choices=support.assignments())
+    parser.add_argument("--assignment", default="01_processes", choices=support.assignments())
     parser.add_argument("--students", type=int, default=40)
-    parser.add_argument("--jobs", type=int, default=usable_cpu_count(), help="worker processes (default: usable CPUs)")
+    parser.add_argument("--jobs", type=int, default=usable_cpu_count(),
+                        help="worker processes, here and in the cluster (default: usable CPUs)")
     parser.add_argument("--rechecks", type=int, default=3,
                         help="sequential re-gradings of a student whose results differ (see above)")
     parser.add_argument("--quick", action="store_true",
@@ -153,7 +195,7 @@ def main() -> int:
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.assignment, arguments.students, arguments.jobs = "01_processes", 2, 2
-    assignment = arguments.assignment
+    assignment, jobs = arguments.assignment, arguments.jobs
     with tempfile.TemporaryDirectory(prefix="parallel-autograde-") as scratch:
         template = Path(scratch) / "template"
         course = support.Course.create(template, assignment)
@@ -165,45 +207,37 @@ def main() -> int:
             counts[kind] = counts.get(kind, 0) + 1
         print(f"Python {sys.version.split()[0]}, {usable_cpu_count()} usable CPU(s); {assignment}, "
               f"{len(made)} students (" + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
-              + f"); parallel with {arguments.jobs} worker(s)", flush=True)
-        copies = {kind: Path(scratch) / kind for kind in ("sequential", "parallel")}
+              + f"); {jobs} worker process(es) in parallel and in the cluster", flush=True)
+        copies = {kind: Path(scratch) / kind for kind in ("sequential", "parallel", "cluster")}
         for folder in copies.values():
             shutil.copytree(template, folder)
+        logs = {kind: Path(scratch) / f"{kind}.log" for kind in copies}
         sequential = timed([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"],
-                           copies["sequential"], Path(scratch) / "sequential.log")
-        print(f"sequential (nbgrader autograde):      {sequential:8.1f} s", flush=True)
-        parallel = timed([sys.executable, "-m", "grader.autograde", assignment, "--force",
-                          "--jobs", str(arguments.jobs)], copies["parallel"], Path(scratch) / "parallel.log")
-        print(f"parallel (run.py autograde --jobs {arguments.jobs}): {parallel:8.1f} s", flush=True)
-        summary = (Path(scratch) / "parallel.log").read_text().strip().splitlines()
-        footer = next((line for line in reversed(summary) if line.startswith(f"{len(made)} students")), "")
-        results = {kind: grades_of(f"sqlite:///{copies[kind] / 'gradebook.db'}", assignment)
-                   for kind in ("sequential", "parallel")}
-        differences = compare(results["sequential"], results["parallel"])
-        print(f"ratio (sequential / parallel):        {sequential / parallel:8.2f}x", flush=True)
-        if footer:
-            print(f"the parallel run: {footer}", flush=True)
-        extra = recheck(copies["sequential"], assignment, results["sequential"], differences, arguments.rechecks,
-                        Path(scratch) / "recheck.log")
-    cells = sum(len(cells) for cells in results["sequential"].values())
-    if not differences:
-        print(f"results identical: the same score, review flag and comment in all {cells} cells of "
-              f"{len(made)} students")
-        return 0
-    trials = sequential_trials(results["sequential"], extra)
-    explained = {key for key, (_, b) in differences.items() if b in trials[submission_of(key[0]), key[1]]}
-    print(f"results: {cells - len(differences)} of {cells} cells identical; {len(differences)} differ:")
-    for (student, cell), (a, b) in sorted(differences.items()):
-        graded = ", ".join(_score(value) for value in trials[submission_of(student), cell])
-        verdict = "varies between sequential gradings too" if (student, cell) in explained else "DIFFERS"
-        print(f"  {student} {cell}: sequential {_score(a)}, parallel {_score(b)}; every sequential grading of "
-              f"{submission_of(student)}: {graded} -> {verdict}")
-    if len(explained) == len(differences):
-        print("every difference is in an answer whose score varies from one sequential grading to the next: "
-              "parallel grading gave results that sequential grading gives")
-        return 0
-    print(f"{len(differences) - len(explained)} cell(s) differ in a way no sequential grading reproduced")
-    return 1
+                           copies["sequential"], logs["sequential"])
+        print(f"sequential (nbgrader autograde):        {sequential:8.1f} s", flush=True)
+        parallel = timed([sys.executable, "-m", "grader.autograde", assignment, "--force", "--jobs", str(jobs)],
+                         copies["parallel"], logs["parallel"])
+        print(f"parallel (run.py autograde --jobs {jobs}):   {parallel:8.1f} s", flush=True)
+        with tools_on_path(), dask_cluster(Path(scratch) / "dask", workers=jobs, env=dict(os.environ)) as dask:
+            on_cluster = timed([sys.executable, "-m", "grader.autograde", assignment, "--force", "--scheduler",
+                                dask.address], copies["cluster"], logs["cluster"])
+        print(f"cluster (--scheduler, {jobs} dask workers): {on_cluster:8.1f} s", flush=True)
+        print(f"ratio (sequential / parallel):          {sequential / parallel:8.2f}x", flush=True)
+        print(f"ratio (sequential / cluster):           {sequential / on_cluster:8.2f}x", flush=True)
+        per_notebook = sequential / len(made)
+        for kind in ("parallel", "cluster"):
+            ms = coordinator_ms(logs[kind])
+            if ms is not None:
+                # The coordinator writes one submission at a time while the workers grade: it keeps
+                # up with as many workers as there are coordinator turns in one notebook's time.
+                print(f"coordinator, {kind}: {ms:.0f} ms a submission (receiving it, writing the gradebook and "
+                      f"files); with {per_notebook:.1f} s a notebook, one coordinator keeps about "
+                      f"{per_notebook * 1000 / max(ms, 1):.0f} workers busy", flush=True)
+        results = {kind: grades_of(f"sqlite:///{copies[kind] / 'gradebook.db'}", assignment) for kind in copies}
+        identical = [verdict(kind, results["sequential"], results[kind], copies["sequential"], assignment,
+                             arguments.rechecks, Path(scratch) / "recheck.log", len(made))
+                     for kind in ("parallel", "cluster")]
+    return 0 if all(identical) else 1
 
 
 def _score(result: Any) -> str:
