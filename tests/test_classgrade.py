@@ -33,22 +33,10 @@ from grader.guard import CourseGuard, GradingRun
 from grader.summary import grades_of
 from support import TARGET, leftover_processes, make_course
 
-# Each student's answers, in place of the key's (None: the untouched release notebook).
-CLASS: dict[str, dict[str, str] | None] = {
-    "blank": None,
-    "crash": {"add": "def add(a, b):\n    import os\n    os._exit(3)  # kills the kernel"},
-    "hang": {"square": "def square(x):\n    import time\n    time.sleep(3600)"},
-    "honest": {},
-    "wrong": {"double": "def double(x):\n    return x + 2"},
-}
-# What they earn, test by test: the grades both graders must give.
-EXPECTED = {
-    "blank": {"test_double": 0.0, "test_add": 0.0, "test_square": 0.0},
-    "crash": {"test_double": 2.0, "test_add": 0.0, "test_square": 1.0},
-    "hang": {"test_double": 2.0, "test_add": 2.0, "test_square": 0.0},
-    "honest": {"test_double": 2.0, "test_add": 2.0, "test_square": 1.0},
-    "wrong": {"test_double": 0.0, "test_add": 2.0, "test_square": 1.0},
-}
+# Each student's answers, in place of the key's, and what they earn, test by test: the
+# grades both graders must give.
+CLASS = support.TARGET_CLASS
+EXPECTED = support.TARGET_CLASS_SCORES
 # A bound on a whole command, so that a hang fails the test instead of stalling the suite.
 # The class takes about 25 s on two idle CPUs; a busy machine (the suite runs beside it)
 # can make that several times longer.

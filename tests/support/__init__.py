@@ -55,7 +55,16 @@ from support.layout import (
     source_notebook,
     test_cells,
 )
-from support.target import TARGET, key_answers, leftover_processes, make_course, submit_class, target_notebook
+from support.target import (
+    TARGET,
+    TARGET_CLASS,
+    TARGET_CLASS_SCORES,
+    key_answers,
+    leftover_processes,
+    make_course,
+    submit_class,
+    target_notebook,
+)
 
 __all__ = [
     'ANSWERS',
@@ -70,6 +79,8 @@ __all__ = [
     'SOURCE',
     'SUPPORTED_MINORS',
     'TARGET',
+    'TARGET_CLASS',
+    'TARGET_CLASS_SCORES',
     'Answer',
     'Course',
     'KernelSetup',

@@ -15,6 +15,23 @@ from support.layout import ROOT, nbgrader_meta, read
 
 TARGET = "target"
 
+# A class handing in the target: each student's answers in place of the key's (None: the
+# untouched release notebook), and what each earns, test by test, with any grader.
+TARGET_CLASS: dict[str, dict[str, str] | None] = {
+    "blank": None,
+    "crash": {"add": "def add(a, b):\n    import os\n    os._exit(3)  # kills the kernel"},
+    "hang": {"square": "def square(x):\n    import time\n    time.sleep(3600)"},
+    "honest": {},
+    "wrong": {"double": "def double(x):\n    return x + 2"},
+}
+TARGET_CLASS_SCORES = {
+    "blank": {"test_double": 0.0, "test_add": 0.0, "test_square": 0.0},
+    "crash": {"test_double": 2.0, "test_add": 0.0, "test_square": 1.0},
+    "hang": {"test_double": 2.0, "test_add": 2.0, "test_square": 0.0},
+    "honest": {"test_double": 2.0, "test_add": 2.0, "test_square": 1.0},
+    "wrong": {"test_double": 0.0, "test_add": 2.0, "test_square": 1.0},
+}
+
 
 def _target_cell(source: str, grade_id: str | None = None, *, solution: bool = False, grade: bool = False,
                  locked: bool = False, points: int = 0) -> NotebookNode:
