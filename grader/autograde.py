@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from course.cpus import usable_cpu_count
 from grader.database import DatabaseLost, coordinator_lock, install_pool
 from grader.engine import ClusterProblem, Engine, SchedulerLost, cluster
-from grader.guard import CourseGuard, join_run
+from grader.guard import CourseGuard, join_run, leave_run
 from grader.nbgrader_run import child_subreaper, tools_on_path
 from grader.plan import Settings, UsageError, check_gradebook, find_students, gradebook_file, needs_grading, resolve
 from grader.prepare import make_bundle, make_task
@@ -144,6 +144,7 @@ def grade_class(assignment: str, nbgrader_args: Sequence[str] = (), *, jobs: int
         try:
             return _grade(settings, students, jobs or default_jobs(), scheduler, run_dir, out)
         finally:
+            leave_run()
             shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from grader.gradebook import GradebookSessions, install_sessions, sqlite_file
 
-__all__ = ["CourseGuard", "GradingRun", "current_run", "join_run"]
+__all__ = ["CourseGuard", "GradingRun", "current_run", "join_run", "leave_run"]
 
 _COPIED = ("source", "release", "nbgrader_config.py")
 _WATCHED = ("submitted", "autograded", "feedback")
@@ -151,6 +151,14 @@ def join_run(folder: Path | None) -> GradingRun:
     _current = GradingRun(folder)
     install_sessions(_current.gradebook_at)
     return _current
+
+
+def leave_run() -> None:
+    """This process grades in no run any more (the run's folder may go): its next gradebook
+    session starts a run of its own."""
+    global _current
+    _current = None
+    install_sessions(lambda db_url: current_run().gradebook_at(db_url))
 
 
 def current_run() -> GradingRun:

@@ -11,6 +11,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,10 +89,10 @@ class PrivateServer:
 
 
 @contextlib.contextmanager
-def server(folder: Path) -> Iterator[str]:
+def server() -> Iterator[str]:
     """The URL of a PostgreSQL server's maintenance database: ``.ci/run``'s, else a private
-    one started in ``folder`` and stopped afterwards. ``RuntimeError`` saying what to
-    install when there is none."""
+    one started in a temporary folder and stopped (and removed) afterwards. ``RuntimeError``
+    saying what to install when there is none."""
     url = os.environ.get(URL_VARIABLE)
     if url:
         yield url
@@ -99,11 +100,14 @@ def server(folder: Path) -> Iterator[str]:
     found = binaries()
     if found is None:
         raise RuntimeError(f"the PostgreSQL tests need a PostgreSQL server, and none is installed: {INSTALL}")
-    private = PrivateServer(folder, found)
+    # Not under pytest's temporary folders: only their owner may enter them, and the server
+    # may run as another user.
+    private = PrivateServer(Path(tempfile.mkdtemp(prefix="course-test-postgres-")), found)
     try:
         yield private.start()
     finally:
         private.stop()
+        shutil.rmtree(private.folder, ignore_errors=True)
 
 
 def new_database(server_url: str) -> str:
