@@ -39,6 +39,10 @@ def configure(c: Any) -> None:
         # config file and goes on without the file, which would grade with plain nbgrader.
         print(f"nbgrader_config.py: {problem}", file=sys.stderr)
         raise SystemExit(2)
+    # A database server's connections come from one bounded pool per process (nbgrader #560).
+    from grader.database import install_pool
+
+    install_pool()
     # Strings, so that loading the config (every nbgrader command does) imports nothing more.
     c.Autograde.sanitize_preprocessors = [
         "nbgrader.preprocessors.ClearOutput",
