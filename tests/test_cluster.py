@@ -220,3 +220,30 @@ def socket_closed():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     yield port
+
+
+def test_a_gradebook_that_stops_answering_leaves_the_student_as_before(tmp_path):
+    """The coordinator's write of one student when the database is gone: DatabaseLost, and the
+    student's graded folder as it was (no connection is made to a real gradebook here)."""
+    from grader.database import DatabaseLost
+    from grader.guard import GradingRun, leave_run
+    from grader.plan import Settings
+    from grader.task import Outcome
+    from grader.writer import Writer
+
+    with socket_closed() as port:
+        settings = Settings(root=tmp_path, assignment=TARGET, nbgrader_args=(), course_id="c",
+                            db_url=f"postgresql://postgres@127.0.0.1:{port}/gradebook", source=tmp_path / "source",
+                            submitted=tmp_path / "submitted", autograded=tmp_path / "autograded",
+                            student_pattern="*", excluded=frozenset())
+        graded = settings.graded_folder("alice")
+        graded.mkdir(parents=True)
+        (graded / f"{TARGET}.ipynb").write_text("graded before")
+        outcome = Outcome("alice", "graded", graded={f"{TARGET}.ipynb": (0o444, b"graded now")})
+        try:
+            with pytest.raises(DatabaseLost, match="stopped answering while alice was written"):
+                Writer(settings, GradingRun(tmp_path / "run")).write(outcome)
+        finally:
+            leave_run()
+    assert sorted(p.name for p in graded.parent.iterdir()) == [TARGET], "a side folder was left"
+    assert (graded / f"{TARGET}.ipynb").read_text() == "graded before"
