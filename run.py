@@ -4,8 +4,9 @@
     python3 run.py lab       open the course in JupyterLab
     python3 run.py test      run the whole test suite
     python3 run.py release   regenerate release/ from source/ (instructors)
-    python3 run.py autograde <assignment> [--jobs N] [nbgrader autograde options]
-                             grade every submission in submitted/, N at a time (instructors)
+    python3 run.py autograde <assignment> [--jobs N | --scheduler ADDRESS] [nbgrader autograde options]
+                             grade every submission in submitted/, N at a time or on a
+                             Dask cluster (instructors)
     python3 run.py check <assignment> [notebook]
                              grade your own notebook with the hidden tests (self-study)
     python3 run.py report <assignment> [--db URL]

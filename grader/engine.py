@@ -71,7 +71,11 @@ def _check_workers(client: Any, address: str) -> None:
     except Exception:
         raise ClusterProblem(f"the Dask scheduler at {address} has no workers after {WORKERS_SECONDS} s: start some "
                              f"with `dask worker {address} --nthreads 1`") from None
-    theirs = client.run(grader_fingerprint)
+    try:
+        theirs = client.run(grader_fingerprint)
+    except Exception as error:  # a worker that cannot import this package
+        raise ClusterProblem(f"the workers of {address} cannot run the course's grader ({type(error).__name__}: "
+                             f"{error}): install the course's environment on every worker") from None
     mine = grader_fingerprint()
     other = sorted(worker for worker, fingerprint in theirs.items() if fingerprint != mine)
     if other:
