@@ -5,7 +5,7 @@ Run from the repository root, with the course's environment, on an otherwise idl
 
     .venv/bin/python benchmarks/parallel_autograde.py            # 40 students of 01_processes: ~15 min on 2 CPUs
     .venv/bin/python benchmarks/parallel_autograde.py --assignment 02_communication --students 80 --jobs 8
-    .venv/bin/python benchmarks/parallel_autograde.py --quick    # 2 students of 01_processes, to check that it runs
+    .venv/bin/python benchmarks/parallel_autograde.py --quick    # 2 students of 01_processes, 1 worker: does it run?
 
 It builds a course in a temporary folder and a synthetic class from the answer corpus
 (tests/answers/<assignment>/): the reference answers, the blank release notebook, and the
@@ -191,10 +191,10 @@ def main() -> int:
     parser.add_argument("--rechecks", type=int, default=3,
                         help="sequential re-gradings of a student whose results differ (see above)")
     parser.add_argument("--quick", action="store_true",
-                        help="2 students of 01_processes and 2 workers, to check that it runs")
+                        help="2 students of 01_processes and 1 worker, to check that it runs")
     arguments = parser.parse_args()
     if arguments.quick:
-        arguments.assignment, arguments.students, arguments.jobs = "01_processes", 2, 2
+        arguments.assignment, arguments.students, arguments.jobs = "01_processes", 2, 1
     assignment, jobs = arguments.assignment, arguments.jobs
     with tempfile.TemporaryDirectory(prefix="parallel-autograde-") as scratch:
         template = Path(scratch) / "template"
