@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import resource
-from pathlib import Path
 
 import pytest
+from nbgrader_course_settings import cache_alembic_head
 
 import support
 from course.cpus import usable_cpu_count
@@ -21,12 +21,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 3 * usable_cpu_count()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    cache_alembic_head()  # for the gradebooks tests make in-process
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest tests first, those that wait beside those that compute (support.schedule).
     Every xdist worker collects, and must reach the same order: they all read the same
     recorded durations."""
     order = {nodeid: i for i, nodeid in enumerate(support.schedule.order(
-        [item.nodeid for item in items], support.schedule.load()))}
+        [item.nodeid for item in items], support.schedule.known()))}
     items.sort(key=lambda item: order[item.nodeid])
 
 
@@ -112,15 +116,7 @@ def kernel_factory(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def course_factory(tmp_path_factory: pytest.TempPathFactory):
-    """Make a temporary course with an assignment generated; generate once per assignment."""
-    templates: dict[str, Path] = {}
-
-    def make(assignment: str, path: Path) -> support.Course:
-        if assignment not in templates:
-            template = tmp_path_factory.mktemp("template") / "course"
-            support.Course.create(template, assignment)
-            templates[assignment] = template
-        return support.Course.create(path, assignment, template=templates[assignment])
-
-    return make
+def course_factory():
+    """Make a temporary course with an assignment generated (support.Course.create: every
+    worker copies one generation, made once per change of its inputs)."""
+    return lambda assignment, path: support.Course.create(path, assignment)

@@ -144,6 +144,8 @@ def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_pa
     records.write_text("{not json")
     assert support.schedule.load(records) == {}, "expected a damaged record to be ignored"
     assert support.schedule.order([], {}) == []
+    browser = "tests/e2e/test_lab.py::test_b"
+    assert support.schedule.order([browser, *ids], known)[-1] == browser, "expected the browser tests last"
 
 
 def test_execution_seconds_spans_first_start_to_last_reply():

@@ -12,7 +12,13 @@ at once and left the CPUs half idle.
 
 What a test took, in seconds and in CPU seconds (its own and its processes'), is what it
 took in the last run on this checkout (``.cache/test-durations.json``, written at the end of
-each run), or on a fresh clone an estimate by test file.
+each run); on a fresh clone, what it took in the full run recorded with the suite
+(``tests/durations.json``, as pytest-split keeps one); for a test in neither, an estimate by
+test file.
+
+The browser tests (``tests/e2e``) go last: each starts JupyterLab and Chromium, which would
+take CPU from the notebooks whose time budgets the other tests measure, and at the end they
+fill the CPUs that the last long tests leave idle.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from pathlib import Path
 from support.layout import CACHE
 
 DURATIONS = CACHE / "test-durations.json"
+RECORDED = Path(__file__).resolve().parents[1] / "durations.json"
+BROWSER = "tests/e2e/"
 
 # Seconds a test of each file took on this 2-CPU machine in a full run (a fresh clone of
 # 43b5db0, six workers), and the share of them it spent computing: where no recorded
@@ -58,6 +66,11 @@ def estimate(nodeid: str) -> tuple[float, float]:
     return ESTIMATES.get(f"{file}::{function}", ESTIMATES.get(file, (1.0, 0.5)))
 
 
+def known() -> dict[str, tuple[float, float | None]]:
+    """What each test took: in this checkout's last run, or else in the run recorded with the suite."""
+    return load(RECORDED) | load(DURATIONS)
+
+
 def load(path: Path = DURATIONS) -> dict[str, tuple[float, float | None]]:
     """nodeid -> (seconds, CPU seconds or None) as recorded; {} when there is no usable record."""
     try:
@@ -87,9 +100,11 @@ def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]]) 
     that compute so that the seconds handed out of each stay even: about half the workers
     wait while the others compute. (Alternating one of each was not enough: the waiting
     tests are the long ones, so they gathered on every worker and left the CPUs idle.)
-    Ties keep their order (a stable sort)."""
+    The browser tests come last, longest first. Ties keep their order (a stable sort)."""
     expected = {nodeid: _expected(nodeid, known) for nodeid in nodeids}
     by_length = sorted(expected, key=lambda nodeid: -expected[nodeid][0])
+    browser = [nodeid for nodeid in by_length if nodeid.startswith(BROWSER)]
+    by_length = [nodeid for nodeid in by_length if not nodeid.startswith(BROWSER)]
     queues = ([n for n in by_length if expected[n][1] < WAITING], [n for n in by_length if expected[n][1] >= WAITING])
     handed = [0.0, 0.0]  # seconds handed out of each queue
     result = []
@@ -98,7 +113,7 @@ def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]]) 
         nodeid = queues[side].pop(0)
         handed[side] += expected[nodeid][0]
         result.append(nodeid)
-    return result
+    return result + browser
 
 
 def save(measured: dict[str, tuple[float, float | None]], path: Path = DURATIONS) -> None:
