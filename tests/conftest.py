@@ -29,8 +29,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Longest tests first, those that wait beside those that compute (support.schedule).
     Every xdist worker collects, and must reach the same order: they all read the same
     recorded durations."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     order = {nodeid: i for i, nodeid in enumerate(support.schedule.order(
-        [item.nodeid for item in items], support.schedule.known()))}
+        [item.nodeid for item in items], support.schedule.known(), workers=workers, cpus=usable_cpu_count()))}
     items.sort(key=lambda item: order[item.nodeid])
 
 

@@ -124,21 +124,25 @@ def test_without_demonstrations_keeps_what_nbgrader_knows():
     assert len(nb.cells) == 4, "expected the notebook given to be left as it was"
 
 
-def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_path):
+def test_order_keeps_the_cpus_busy_from_records_or_estimates(tmp_path):
     det = "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time"
     ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]",
            "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
            f"{det}[a]", f"{det}[b]", f"{det}[c]"]
-    # Estimates: compat 285 s computing; determinism 66 s each, waiting; answers 9.5 s; package 1 s.
-    # Seconds stay even: one waiting (66), compat (285), then the waiting ones until they pass 285.
-    assert support.schedule.order(ids, {}) == [ids[3], ids[2], ids[4], ids[5], ids[1], ids[0]]
+    # Estimates: compat 285 s (0.7 of it computing), determinism 66 s each (0.16), answers
+    # 9.5 s (0.25), package 1 s (0.5). One CPU, two workers: answers computes beside compat
+    # (0.95 of the CPU); then test_a would not fit beside compat, so the waiting tests go
+    # there in turn, longest first, and test_a comes last.
+    assert support.schedule.order(ids, {}, workers=2, cpus=1) == [ids[2], ids[1], ids[3], ids[4], ids[5], ids[0]]
+    # Two CPUs: test_a fits too.
+    assert support.schedule.order(ids, {}, workers=2, cpus=2) == [ids[2], ids[1], ids[0], ids[3], ids[4], ids[5]]
     records = tmp_path / "durations.json"
     support.schedule.save({ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0)}, records)
     support.schedule.save({ids[2]: (200.0, 140.0)}, records)  # merged with what was recorded
     known = support.schedule.load(records)
     assert known == {ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0), ids[2]: (200.0, 140.0)}
-    # Waiting: test_a (0.04 of its time computing) and the determinism tests (estimated 0.16).
-    assert support.schedule.order(ids, known) == [ids[0], ids[2], ids[1], ids[3], ids[4], ids[5]]
+    # test_a now waits (0.04 of its 500 s computing) and is the longest: it goes beside compat.
+    assert support.schedule.order(ids, known, workers=2, cpus=1)[:2] == [ids[2], ids[0]]
     records.write_text('{"tests/test_package.py::test_a": 7.5}')  # recorded before CPU time was
     assert support.schedule.load(records) == {ids[0]: (7.5, None)}
     records.write_text("{not json")
@@ -146,6 +150,7 @@ def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_pa
     assert support.schedule.order([], {}) == []
     browser = "tests/e2e/test_lab.py::test_b"
     assert support.schedule.order([browser, *ids], known)[-1] == browser, "expected the browser tests last"
+    assert sorted(support.schedule.order(ids, known)) == sorted(ids)
 
 
 def test_execution_seconds_spans_first_start_to_last_reply():

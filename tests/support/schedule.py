@@ -95,23 +95,35 @@ def _expected(nodeid: str, known: dict[str, tuple[float, float | None]]) -> tupl
     return seconds, guess_share if cpu is None or seconds <= 0 else cpu / seconds
 
 
-def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]]) -> list[str]:
-    """The node ids, longest expected first, drawn from the tests that mostly wait and those
-    that compute so that the seconds handed out of each stay even: about half the workers
-    wait while the others compute. (Alternating one of each was not enough: the waiting
-    tests are the long ones, so they gathered on every worker and left the CPUs idle.)
-    The browser tests come last, longest first. Ties keep their order (a stable sort)."""
+def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]], workers: int = 6,
+          cpus: int = 2) -> list[str]:
+    """The node ids in the order that keeps ``cpus`` CPUs busy with ``workers`` test workers.
+
+    The order plays the run out with the expected seconds: each time a worker is free, it
+    takes the longest test left that computes if the CPUs can run it beside the tests running
+    (the sum of their shares computing stays within the CPUs), else the longest test left
+    that mostly waits. (Drawing the seconds of each kind evenly was not enough: early on the long waiting
+    tests held four of the six workers, and the CPUs were a third idle.) The browser tests
+    come last, longest first. Ties keep their order (a stable sort)."""
     expected = {nodeid: _expected(nodeid, known) for nodeid in nodeids}
     by_length = sorted(expected, key=lambda nodeid: -expected[nodeid][0])
     browser = [nodeid for nodeid in by_length if nodeid.startswith(BROWSER)]
     by_length = [nodeid for nodeid in by_length if not nodeid.startswith(BROWSER)]
-    queues = ([n for n in by_length if expected[n][1] < WAITING], [n for n in by_length if expected[n][1] >= WAITING])
-    handed = [0.0, 0.0]  # seconds handed out of each queue
+    waiting = [n for n in by_length if expected[n][1] < WAITING]
+    computing = [n for n in by_length if expected[n][1] >= WAITING]
+    running: list[tuple[float, float]] = []  # (expected end, share computing) on each busy worker
+    now = 0.0
     result = []
-    while queues[0] or queues[1]:
-        side = 0 if queues[0] and (not queues[1] or handed[0] <= handed[1]) else 1
-        nodeid = queues[side].pop(0)
-        handed[side] += expected[nodeid][0]
+    while waiting or computing:
+        if len(running) >= max(1, workers):  # on to when the first busy worker is free
+            now = min(end for end, _ in running)
+            running = [(end, share) for end, share in running if end > now]
+        demand = sum(share for _, share in running)
+        fits = computing and (not running or demand + expected[computing[0]][1] <= cpus)
+        queue = computing if fits or not waiting else waiting
+        nodeid = queue.pop(0)
+        seconds, share = expected[nodeid]
+        running.append((now + seconds, share))
         result.append(nodeid)
     return result + browser
 
