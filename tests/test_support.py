@@ -130,19 +130,21 @@ def test_order_keeps_the_cpus_busy_from_records_or_estimates(tmp_path):
            "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
            f"{det}[a]", f"{det}[b]", f"{det}[c]"]
     # Estimates: compat 285 s (0.7 of it computing), determinism 66 s each (0.16), answers
-    # 9.5 s (0.25), package 1 s (0.5). One CPU, two workers: answers computes beside compat
-    # (0.95 of the CPU); then test_a would not fit beside compat, so the waiting tests go
-    # there in turn, longest first, and test_a comes last.
-    assert support.schedule.order(ids, {}, workers=2, cpus=1) == [ids[2], ids[1], ids[3], ids[4], ids[5], ids[0]]
-    # Two CPUs: test_a fits too.
-    assert support.schedule.order(ids, {}, workers=2, cpus=2) == [ids[2], ids[1], ids[0], ids[3], ids[4], ids[5]]
+    # 9.5 s (0.25), package 1 s (0.5). One CPU, two workers; xdist gives each worker two
+    # tests at first, and then a test whenever it starts one. Worker 1: compat, then test_a
+    # (at 285 s nothing else computes). Worker 2: answers beside compat (0.95 of the CPU),
+    # then the determinism tests, which wait, in turn.
+    assert support.schedule.order(ids, {}, workers=2, cpus=1) == [ids[2], ids[0], ids[1], ids[3], ids[4], ids[5]]
+    # Six workers for six tests: one each, the computing ones first.
+    assert support.schedule.order(ids, {}, workers=6, cpus=2)[:3] == [ids[2], ids[1], ids[0]]
     records = tmp_path / "durations.json"
     support.schedule.save({ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0)}, records)
     support.schedule.save({ids[2]: (200.0, 140.0)}, records)  # merged with what was recorded
     known = support.schedule.load(records)
     assert known == {ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0), ids[2]: (200.0, 140.0)}
-    # test_a now waits (0.04 of its 500 s computing) and is the longest: it goes beside compat.
-    assert support.schedule.order(ids, known, workers=2, cpus=1)[:2] == [ids[2], ids[0]]
+    # test_a now waits (0.04 of its 500 s computing): it goes beside compat, since answers
+    # (0.4) no longer fits there; answers follows compat on worker 1.
+    assert support.schedule.order(ids, known, workers=2, cpus=1) == [ids[2], ids[1], ids[0], ids[3], ids[4], ids[5]]
     records.write_text('{"tests/test_package.py::test_a": 7.5}')  # recorded before CPU time was
     assert support.schedule.load(records) == {ids[0]: (7.5, None)}
     records.write_text("{not json")

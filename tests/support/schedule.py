@@ -99,32 +99,50 @@ def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]], 
           cpus: int = 2) -> list[str]:
     """The node ids in the order that keeps ``cpus`` CPUs busy with ``workers`` test workers.
 
-    The order plays the run out with the expected seconds: each time a worker is free, it
-    takes the longest test left that computes if the CPUs can run it beside the tests running
-    (the sum of their shares computing stays within the CPUs), else the longest test left
-    that mostly waits. (Drawing the seconds of each kind evenly was not enough: early on the long waiting
-    tests held four of the six workers, and the CPUs were a third idle.) The browser tests
-    come last, longest first. Ties keep their order (a stable sort)."""
+    The order plays the run out with the expected seconds, as pytest-xdist hands it out with
+    ``--maxschedchunk 1``: each worker holds the test it runs and the next one (a worker
+    needs to know its next test before it runs one), so a test is chosen one test ahead, when
+    the worker it will run on starts the test before it; the first two tests of the order go
+    to the first worker, the next two to the second, and so on. Each choice is the longest
+    test left that computes if the CPUs can run it beside the tests planned for when it
+    starts (the sum of their shares computing stays within the CPUs), else the longest test
+    left that mostly waits. (Drawing the seconds of each kind evenly left the long waiting
+    tests on four of six workers early on, and the CPUs a third idle.) The browser tests come
+    last, longest first. Ties keep their order (a stable sort)."""
     expected = {nodeid: _expected(nodeid, known) for nodeid in nodeids}
     by_length = sorted(expected, key=lambda nodeid: -expected[nodeid][0])
     browser = [nodeid for nodeid in by_length if nodeid.startswith(BROWSER)]
     by_length = [nodeid for nodeid in by_length if not nodeid.startswith(BROWSER)]
     waiting = [n for n in by_length if expected[n][1] < WAITING]
     computing = [n for n in by_length if expected[n][1] >= WAITING]
-    running: list[tuple[float, float]] = []  # (expected end, share computing) on each busy worker
-    now = 0.0
-    result = []
-    while waiting or computing:
-        if len(running) >= max(1, workers):  # on to when the first busy worker is free
-            now = min(end for end, _ in running)
-            running = [(end, share) for end, share in running if end > now]
-        demand = sum(share for _, share in running)
-        fits = computing and (not running or demand + expected[computing[0]][1] <= cpus)
-        queue = computing if fits or not waiting else waiting
-        nodeid = queue.pop(0)
+    planned: list[tuple[float, float, float]] = []  # (start, end, share computing) of each test chosen
+
+    def choose(start: float) -> tuple[str, float] | None:
+        """The test to start at ``start`` and its end, planned; None when none is left."""
+        if not (waiting or computing):
+            return None
+        demand = sum(share for begin, end, share in planned if begin <= start < end)
+        fits = computing and (demand == 0 or demand + expected[computing[0]][1] <= cpus)
+        nodeid = (computing if fits or not waiting else waiting).pop(0)
         seconds, share = expected[nodeid]
-        running.append((now + seconds, share))
-        result.append(nodeid)
+        planned.append((start, start + seconds, share))
+        return nodeid, start + seconds
+
+    workers = max(1, workers)
+    first = [choose(0.0) for _ in range(workers)]
+    queued = [choose(made[1]) if made else None for made in first]
+    result = [made[0] for pair in zip(first, queued, strict=True) for made in pair if made]
+    # Each worker: (when the test it runs ends, the end of the one it holds next, if any).
+    ends = [(made[1], after[1] if after else None) for made, after in zip(first, queued, strict=True) if made]
+    while waiting or computing:
+        index = min(range(len(ends)), key=lambda i: ends[i][0] if ends[i][1] is not None else float("inf"))
+        _, next_end = ends[index]
+        if next_end is None:  # nothing queued anywhere: the order is complete
+            break
+        made = choose(next_end)
+        assert made is not None
+        result.append(made[0])
+        ends[index] = (next_end, made[1])
     return result + browser
 
 
