@@ -26,13 +26,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Longest tests first, those that wait beside those that compute (support.schedule).
-    Every xdist worker collects, and must reach the same order: they all read the same
-    recorded durations."""
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    """Longest tests first, the browser tests last (support.schedule.order): every xdist
+    worker collects, and must reach the same order; they all read the same records."""
     order = {nodeid: i for i, nodeid in enumerate(support.schedule.order(
-        [item.nodeid for item in items], support.schedule.known(), workers=workers, cpus=usable_cpu_count()))}
+        [item.nodeid for item in items], support.schedule.known()))}
     items.sort(key=lambda item: order[item.nodeid])
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> support.schedule.CpuAwareScheduling | None:
+    """With ``-n``'s default ``--dist load``: hand out the tests that wait beside the tests
+    that compute, by what the workers run at the time (support.schedule.CpuAwareScheduling)."""
+    if config.getvalue("dist") != "load":
+        return None
+    return support.schedule.CpuAwareScheduling(config, log, cpus=usable_cpu_count())
 
 
 def _cpu_seconds() -> float:

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
+from xdist.scheduler import LoadScheduling
 
 from support.layout import CACHE
 
@@ -95,55 +99,64 @@ def _expected(nodeid: str, known: dict[str, tuple[float, float | None]]) -> tupl
     return seconds, guess_share if cpu is None or seconds <= 0 else cpu / seconds
 
 
-def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]], workers: int = 6,
-          cpus: int = 2) -> list[str]:
-    """The node ids in the order that keeps ``cpus`` CPUs busy with ``workers`` test workers.
+def order(nodeids: Iterable[str], known: dict[str, tuple[float, float | None]]) -> list[str]:
+    """The node ids longest expected first, the browser tests last (longest first too): the
+    order :class:`CpuAwareScheduling` chooses from. Ties keep their order (a stable sort)."""
+    expected = {nodeid: _expected(nodeid, known)[0] for nodeid in nodeids}
+    return sorted(expected, key=lambda nodeid: (nodeid.startswith(BROWSER), -expected[nodeid]))
 
-    The order plays the run out with the expected seconds, as pytest-xdist hands it out with
-    ``--maxschedchunk 1``: each worker holds the test it runs and the next one (a worker
-    needs to know its next test before it runs one), so a test is chosen one test ahead, when
-    the worker it will run on starts the test before it; the first two tests of the order go
-    to the first worker, the next two to the second, and so on. Each choice is the longest
-    test left that computes if the CPUs can run it beside the tests planned for when it
-    starts (the sum of their shares computing stays within the CPUs), else the longest test
-    left that mostly waits. (Drawing the seconds of each kind evenly left the long waiting
-    tests on four of six workers early on, and the CPUs a third idle.) The browser tests come
-    last, longest first. Ties keep their order (a stable sort)."""
-    expected = {nodeid: _expected(nodeid, known) for nodeid in nodeids}
-    by_length = sorted(expected, key=lambda nodeid: -expected[nodeid][0])
-    browser = [nodeid for nodeid in by_length if nodeid.startswith(BROWSER)]
-    by_length = [nodeid for nodeid in by_length if not nodeid.startswith(BROWSER)]
-    waiting = [n for n in by_length if expected[n][1] < WAITING]
-    computing = [n for n in by_length if expected[n][1] >= WAITING]
-    planned: list[tuple[float, float, float]] = []  # (start, end, share computing) of each test chosen
 
-    def choose(start: float) -> tuple[str, float] | None:
-        """The test to start at ``start`` and its end, planned; None when none is left."""
-        if not (waiting or computing):
-            return None
-        demand = sum(share for begin, end, share in planned if begin <= start < end)
-        fits = computing and (demand == 0 or demand + expected[computing[0]][1] <= cpus)
-        nodeid = (computing if fits or not waiting else waiting).pop(0)
-        seconds, share = expected[nodeid]
-        planned.append((start, start + seconds, share))
-        return nodeid, start + seconds
+def choose(pending: Sequence[str], running: Iterable[str], known: dict[str, tuple[float, float | None]],
+           cpus: int) -> int:
+    """The index in ``pending`` (longest first, as :func:`order` gives) of the test to hand
+    out next, beside the tests ``running`` on the other workers: the first (longest) test
+    that computes if the CPUs can run it beside them (the sum of their shares computing
+    stays within the CPUs), else the first that mostly waits; the browser tests only when
+    nothing else is left."""
+    demand = sum(_expected(nodeid, known)[1] for nodeid in running)
+    first_waiting = first_other = None
+    for index, nodeid in enumerate(pending):
+        if nodeid.startswith(BROWSER):
+            continue
+        share = _expected(nodeid, known)[1]
+        if share >= WAITING:
+            if demand == 0 or demand + share <= cpus:
+                return index
+            if first_other is None:
+                first_other = index
+        elif first_waiting is None:
+            first_waiting = index
+    for index in (first_waiting, first_other):
+        if index is not None:
+            return index
+    return 0
 
-    workers = max(1, workers)
-    first = [choose(0.0) for _ in range(workers)]
-    queued = [choose(made[1]) if made else None for made in first]
-    result = [made[0] for pair in zip(first, queued, strict=True) for made in pair if made]
-    # Each worker: (when the test it runs ends, the end of the one it holds next, if any).
-    ends = [(made[1], after[1] if after else None) for made, after in zip(first, queued, strict=True) if made]
-    while waiting or computing:
-        index = min(range(len(ends)), key=lambda i: ends[i][0] if ends[i][1] is not None else float("inf"))
-        _, next_end = ends[index]
-        if next_end is None:  # nothing queued anywhere: the order is complete
-            break
-        made = choose(next_end)
-        assert made is not None
-        result.append(made[0])
-        ends[index] = (next_end, made[1])
-    return result + browser
+
+class CpuAwareScheduling(LoadScheduling):
+    """pytest-xdist's ``--dist load``, handing each worker the test that :func:`choose` picks
+    for what the other workers run now, instead of the next in the collection's order.
+
+    A static order cannot do this: the tests' real durations differ from those recorded,
+    and early in a run planned from them four of six workers waited while the CPUs were a
+    third idle. It subclasses xdist's LoadScheduling and replaces its ``_send_tests``
+    (xdist's own scheduling code, pinned to pytest-xdist 3 in requirements.txt), which keeps
+    each worker two tests ahead, the one it runs and the next."""
+
+    def __init__(self, config: pytest.Config, log: Any = None, *, cpus: int) -> None:
+        super().__init__(config, log)
+        self.cpus = cpus
+        self.known = known()
+
+    def _send_tests(self, node: Any, num: int) -> None:
+        assert self.collection is not None
+        for _ in range(num):
+            if not self.pending:
+                return
+            running = [self.collection[queue[0]] for other, queue in self.node2pending.items()
+                       if other is not node and queue]
+            index = self.pending.pop(choose([self.collection[i] for i in self.pending], running, self.known, self.cpus))
+            self.node2pending[node].append(index)
+            node.send_runtest_some([index])
 
 
 def save(measured: dict[str, tuple[float, float | None]], path: Path = DURATIONS) -> None:
