@@ -106,8 +106,9 @@ def main(argv: list[str]) -> int:
     if command == "test":
         # -n auto: parallel workers (tests/conftest.py says how many). pytest exits 5 when
         # no test ran, which fails this command (and CI) like any other non-zero status.
-        # --maxschedchunk 1: tests go out one at a time, longest first (tests/support/schedule.py),
-        # so that no worker is left with a queue of long tests while the others are idle.
+        # --maxschedchunk 1: tests go out one at a time, chosen for what the CPUs can take
+        # (tests/support/schedule.py), so that no worker is left with a queue of long tests
+        # while the others are idle.
         pytest = [python, "-m", "pytest", "-n", "auto", "--maxschedchunk", "1"]
         # The browser tests (tests/e2e) are handed out last, into the CPUs the last long tests leave.
         return subprocess.call([*pytest, *rest], cwd=ROOT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import io
 import os
@@ -90,10 +91,11 @@ class Course:
         return read(self.path / "autograded" / student / assignment / f"{assignment}.ipynb")
 
 
-
+@functools.cache
 def _generation_inputs() -> bytes:
     """Everything besides the notebook that decides what generate_assignment makes: the
-    course's config, the grader package it loads, and the versions of nbgrader and nbconvert."""
+    course's config, the grader package it loads, and the versions of nbgrader and nbconvert
+    (read once per process: they do not change during a run)."""
     import nbconvert
     import nbgrader
 

@@ -1,14 +1,15 @@
-"""The order that keeps every CPU busy to the end: tests that mostly wait beside tests that
-compute, longest first.
+"""Which test each worker gets next, so that every CPU stays busy to the end: tests that
+mostly wait beside tests that compute, longest first.
 
 The suite's wall time on a few CPUs is bounded below by its CPU work divided among the CPUs,
 and by its tail, the time the last long test runs after the others have finished. Many of
 its tests mostly wait (a wrong answer waits out a bound; a kernel sleeps in a demonstration),
 so the suite runs more test workers than CPUs (tests/conftest.py). Handing out the longest
 tests first (with xdist giving one test at a time, ``--maxschedchunk 1``) keeps the tail
-short; drawing them evenly, by seconds, from those that mostly wait and those that compute
-keeps the CPUs busy meanwhile, where longest-first alone started all the long waiting tests
-at once and left the CPUs half idle.
+short; choosing, for each free worker, a test that computes only where it fits on the CPUs
+beside what the other workers run (:class:`CpuAwareScheduling`) keeps the CPUs busy
+meanwhile, where longest-first alone started all the long waiting tests at once and left
+the CPUs half idle.
 
 What a test took, in seconds and in CPU seconds (its own and its processes'), is what it
 took in the last run on this checkout (``.cache/test-durations.json``, written at the end of
