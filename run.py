@@ -107,16 +107,12 @@ def main(argv: list[str]) -> int:
     if command == "test":
         # -n auto: parallel workers (tests/conftest.py says how many). pytest exits 5 when
         # no test ran, which fails this command (and CI) like any other non-zero status.
-        # --maxschedchunk 1: tests go out one at a time, longest first (tests/support/schedule.py),
-        # so that no worker is left with a queue of long tests while the others are idle.
+        # --maxschedchunk 1: tests go out one at a time, chosen for what the CPUs can take
+        # (tests/support/schedule.py), so that no worker is left with a queue of long tests
+        # while the others are idle.
         pytest = [python, "-m", "pytest", "-n", "auto", "--maxschedchunk", "1"]
-        if rest:
-            return subprocess.call([*pytest, *rest], cwd=ROOT)
-        # The whole suite: the browser tests (tests/e2e) run after the rest, on their own,
-        # because Chromium, JupyterLab and their kernels would take CPU from the notebooks
-        # whose time budgets the other tests measure.
-        status = subprocess.call([*pytest, "--ignore=tests/e2e"], cwd=ROOT)
-        return subprocess.call([*pytest, "tests/e2e"], cwd=ROOT) or status
+        # The browser tests (tests/e2e) are handed out last, into the CPUs the last long tests leave.
+        return subprocess.call([*pytest, *rest], cwd=ROOT)
     if command == "autograde":
         return call_through_ctrl_c([python, "-m", "grader.autograde", *rest])
     if command == "check":

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import resource
-from pathlib import Path
 
 import pytest
+from nbgrader_course_settings import cache_alembic_head
 
 import support
 from course.cpus import usable_cpu_count
@@ -14,20 +14,33 @@ PYTHONS = support.find_pythons()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: three workers per usable CPU. Most tests mostly wait (for kernels, child
+    """`-n auto`: four workers per usable CPU. Most tests mostly wait (for kernels, child
     processes, sleeps, and wrong answers that wait out their bounds): with one worker per
     CPU they kept the CPUs 35% busy; with two per CPU the CPUs were still 42% idle over a
-    whole run (2,197 CPU seconds in 1,898 s on 2 CPUs)."""
-    return 3 * usable_cpu_count()
+    whole run (2,197 CPU seconds in 1,898 s on 2 CPUs). With three per CPU the workers were
+    the bound: the tests' seconds added up to 5,226, 871 s for each of six workers, where
+    their 1,426 CPU seconds needed 713 s of two CPUs."""
+    return 4 * usable_cpu_count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cache_alembic_head()  # for the gradebooks tests make in-process
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Longest tests first, those that wait beside those that compute (support.schedule).
-    Every xdist worker collects, and must reach the same order: they all read the same
-    recorded durations."""
+    """Longest tests first, the browser tests last (support.schedule.order): every xdist
+    worker collects, and must reach the same order; they all read the same records."""
     order = {nodeid: i for i, nodeid in enumerate(support.schedule.order(
-        [item.nodeid for item in items], support.schedule.load()))}
+        [item.nodeid for item in items], support.schedule.known()))}
     items.sort(key=lambda item: order[item.nodeid])
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> support.schedule.CpuAwareScheduling | None:
+    """With ``-n``'s default ``--dist load``: hand out the tests that wait beside the tests
+    that compute, by what the workers run at the time (support.schedule.CpuAwareScheduling)."""
+    if config.getvalue("dist") != "load":
+        return None
+    return support.schedule.CpuAwareScheduling(config, log, cpus=usable_cpu_count())
 
 
 def _cpu_seconds() -> float:
@@ -112,15 +125,7 @@ def kernel_factory(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def course_factory(tmp_path_factory: pytest.TempPathFactory):
-    """Make a temporary course with an assignment generated; generate once per assignment."""
-    templates: dict[str, Path] = {}
-
-    def make(assignment: str, path: Path) -> support.Course:
-        if assignment not in templates:
-            template = tmp_path_factory.mktemp("template") / "course"
-            support.Course.create(template, assignment)
-            templates[assignment] = template
-        return support.Course.create(path, assignment, template=templates[assignment])
-
-    return make
+def course_factory():
+    """Make a temporary course with an assignment generated (support.Course.create: every
+    worker copies one generation, made once per change of its inputs)."""
+    return lambda assignment, path: support.Course.create(path, assignment)

@@ -9,6 +9,7 @@ Load it with ``-p nbgrader_course_settings`` (``tests/`` on ``PYTHONPATH``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,22 @@ import pytest
 
 _SETTINGS = "\n# The course's grader settings (tests/nbgrader_course_settings.py)\n" \
             "from grader.config import configure\nconfigure(c)\n"
+
+
+def cache_alembic_head() -> None:
+    """Ask alembic for nbgrader's newest migration once per process, not once per new
+    gradebook: nbgrader stamps each new gradebook with that revision by running the
+    ``alembic heads`` command, 2.2 s of CPU each time, and each of nbgrader's tests makes a
+    new gradebook. The answer is a constant of the installed nbgrader, so the gradebooks
+    made are the same."""
+    import nbgrader.api
+
+    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):
+        nbgrader.api.get_alembic_version = functools.cache(nbgrader.api.get_alembic_version)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cache_alembic_head()
 
 
 @pytest.fixture(autouse=True)

@@ -124,26 +124,64 @@ def test_without_demonstrations_keeps_what_nbgrader_knows():
     assert len(nb.cells) == 4, "expected the notebook given to be left as it was"
 
 
-def test_longest_first_waiting_beside_computing_from_records_or_estimates(tmp_path):
+def test_order_and_choice_keep_the_cpus_busy_from_records_or_estimates(tmp_path):
     det = "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time"
-    ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]",
-           "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader",
-           f"{det}[a]", f"{det}[b]", f"{det}[c]"]
-    # Estimates: compat 285 s computing; determinism 66 s each, waiting; answers 9.5 s; package 1 s.
-    # Seconds stay even: one waiting (66), compat (285), then the waiting ones until they pass 285.
-    assert support.schedule.order(ids, {}) == [ids[3], ids[2], ids[4], ids[5], ids[1], ids[0]]
+    compat = "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader"
+    browser = "tests/e2e/test_lab.py::test_b"
+    ids = ["tests/test_package.py::test_a", "tests/test_answers.py::test_x[1]", compat, f"{det}[a]", f"{det}[b]",
+           browser]
+    # Estimates: compat 285 s (0.7 of it computing), determinism 66 s each (0.16, waiting),
+    # answers 9.5 s (0.25), package 1 s (0.5); a browser test 1 s, but last.
+    pending = support.schedule.order(ids, {})
+    assert pending == [compat, f"{det}[a]", f"{det}[b]", ids[1], ids[0], browser]
+    choose = support.schedule.choose
+    assert choose(pending, [], {}, cpus=2) == 0, "expected the longest computing test on idle CPUs"
+    assert pending[choose(pending[1:], [compat], {}, cpus=1) + 1] == ids[1], (
+        "expected answers (0.25) to fit beside compat (0.7) on one CPU")
+    assert pending[choose(pending[1:], [compat, compat], {}, cpus=1) + 1] == f"{det}[a]", (
+        "expected the longest waiting test where no computing test fits")
+    assert choose([browser, ids[0]], [compat, compat, compat], {}, cpus=2) == 1, "expected the browser tests last"
+    assert choose([browser], [compat], {}, cpus=2) == 0
     records = tmp_path / "durations.json"
     support.schedule.save({ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0)}, records)
-    support.schedule.save({ids[2]: (200.0, 140.0)}, records)  # merged with what was recorded
+    support.schedule.save({compat: (200.0, 140.0)}, records)  # merged with what was recorded
     known = support.schedule.load(records)
-    assert known == {ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0), ids[2]: (200.0, 140.0)}
-    # Waiting: test_a (0.04 of its time computing) and the determinism tests (estimated 0.16).
-    assert support.schedule.order(ids, known) == [ids[0], ids[2], ids[1], ids[3], ids[4], ids[5]]
+    assert known == {ids[0]: (500.0, 20.0), ids[1]: (30.0, 12.0), compat: (200.0, 140.0)}
+    # test_a now waits (0.04 of its 500 s computing) and is the longest.
+    assert support.schedule.order(ids, known)[:2] == [ids[0], compat]
     records.write_text('{"tests/test_package.py::test_a": 7.5}')  # recorded before CPU time was
     assert support.schedule.load(records) == {ids[0]: (7.5, None)}
     records.write_text("{not json")
     assert support.schedule.load(records) == {}, "expected a damaged record to be ignored"
     assert support.schedule.order([], {}) == []
+
+
+def test_scheduler_hands_each_worker_what_fits_beside_the_others():
+    """CpuAwareScheduling's own step, on xdist's data: collection indices pending and per worker."""
+    compat = "tests/test_nbgrader_compat.py::test_nbgrader_autograde_tests_pass_with_the_course_grader"
+    det = "tests/test_determinism.py::test_racy_answers_graded_the_same_every_time"
+    package = "tests/test_package.py::test_a"
+    collection = support.schedule.order([compat, f"{det}[a]", f"{det}[b]", package], {})
+
+    class Worker:
+        def __init__(self):
+            self.sent = []
+
+        def send_runtest_some(self, indices):
+            self.sent += indices
+
+    scheduler = object.__new__(support.schedule.CpuAwareScheduling)
+    one, two = Worker(), Worker()
+    scheduler.collection, scheduler.known, scheduler.cpus = collection, {}, 1
+    scheduler.pending, scheduler.node2pending = list(range(len(collection))), {one: [], two: []}
+    scheduler._send_tests(one, 1)
+    scheduler._send_tests(two, 1)
+    scheduler._send_tests(one, 1)
+    # One CPU. Worker one: compat (0.7 of a CPU). Worker two: test_a (0.5) does not fit
+    # beside compat, so the longest waiting test. Worker one next: test_a fits beside it.
+    assert [collection[i] for i in one.sent] == [compat, package]
+    assert [collection[i] for i in two.sent] == [f"{det}[a]"]
+    assert scheduler.node2pending == {one: one.sent, two: two.sent} and scheduler.pending == [2]
 
 
 def test_execution_seconds_spans_first_start_to_last_reply():

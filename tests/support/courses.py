@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
+import hashlib
 import io
 import os
 import shutil
+import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from unittest import mock
@@ -16,7 +20,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from support.kernels import KernelSetup
-from support.layout import ROOT, read, source_notebook
+from support.layout import CACHE, ROOT, read, source_notebook
+
+GENERATED = CACHE / "generated"
 
 
 @dataclasses.dataclass
@@ -26,19 +32,17 @@ class Course:
     path: Path
 
     @classmethod
-    def create(cls, path: Path, assignment: str, template: Path | None = None) -> Course:
-        """Copy the config and the assignment's source, then generate it (which fills the
-        gradebook). With ``template``, copy an already generated course instead."""
-        if template is not None:
-            shutil.copytree(template, path)
-            return cls(path)
-        path.mkdir(parents=True)
-        shutil.copy(ROOT / "nbgrader_config.py", path)
-        (path / "source" / assignment).mkdir(parents=True)
-        shutil.copy(source_notebook(assignment), path / "source" / assignment)
-        course = cls(path)
-        course.nbgrader("generate_assignment", assignment, "--force")
-        return course
+    def create(cls, path: Path, assignment: str, template: Path | None = None,
+               source: NotebookNode | None = None) -> Course:
+        """A course at ``path`` with ``assignment`` generated (its gradebook filled) from
+        ``source`` (by default the repository's source notebook). With ``template``, a copy of
+        that already generated course instead."""
+        if template is None:
+            text = (nbformat.writes(source) if source is not None
+                    else source_notebook(assignment).read_text(encoding="utf-8"))
+            template = generated_course(assignment, text)
+        shutil.copytree(template, path)
+        return cls(path)
 
     def nbgrader(self, *args: str, env: dict[str, str] | None = None) -> str:
         """Run an nbgrader command in this course, in this process; return its log, or fail
@@ -85,6 +89,63 @@ class Course:
 
     def autograded(self, assignment: str, student: str) -> NotebookNode:
         return read(self.path / "autograded" / student / assignment / f"{assignment}.ipynb")
+
+
+@functools.cache
+def _generation_inputs() -> bytes:
+    """Everything besides the notebook that decides what generate_assignment makes: the
+    course's config, the grader package it loads, and the versions of nbgrader and nbconvert
+    (read once per process: they do not change during a run)."""
+    import nbconvert
+    import nbgrader
+
+    parts = [(ROOT / "nbgrader_config.py").read_bytes(), nbgrader.__version__.encode(), nbconvert.__version__.encode()]
+    parts += [path.read_bytes() for path in sorted((ROOT / "grader").glob("*.py"))]
+    return b"\0".join(parts)
+
+
+def generated_course(assignment: str, text: str) -> Path:
+    """A course folder with ``assignment`` generated from the notebook ``text`` by ``nbgrader
+    generate_assignment``, made once and shared by every test worker, and by later runs until
+    its inputs change (``.cache/generated/``): each generation costs 2.5 CPU seconds, 2.2 of
+    them nbgrader's ``alembic`` command making the new gradebook, and the suite's tests copy
+    a generated course a few hundred times. Copy it; do not change it. Courses not used for
+    a week are removed when a new one is made."""
+    from filelock import FileLock
+
+    key = hashlib.sha256(b"\0".join([assignment.encode(), text.encode(), _generation_inputs()])).hexdigest()[:16]
+    folder = GENERATED / f"{assignment}-{key}"
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    with FileLock(GENERATED / f"{assignment}-{key}.lock"):
+        if not folder.exists():
+            building = Path(tempfile.mkdtemp(prefix=f"{assignment}-", dir=GENERATED)) / "course"
+            building.mkdir()
+            shutil.copy(ROOT / "nbgrader_config.py", building)
+            (building / "source" / assignment).mkdir(parents=True)
+            (building / "source" / assignment / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
+            Course(building).nbgrader("generate_assignment", assignment, "--force")
+            (building / "nbgrader.log").unlink(missing_ok=True)
+            building.rename(folder)
+            shutil.rmtree(building.parent)
+            _remove_unused(GENERATED, keep=folder)
+    os.utime(folder)  # in use: see _remove_unused
+    return folder
+
+
+def _remove_unused(cache: Path, keep: Path, days: float = 7) -> None:
+    """Remove the generated courses of ``cache`` not used for ``days`` (their inputs changed since)."""
+    from filelock import FileLock, Timeout
+
+    for folder in cache.iterdir():
+        if folder == keep or not folder.is_dir() or folder.stat().st_mtime > time.time() - days * 86400:
+            continue
+        lock = folder.with_name(folder.name + ".lock")
+        try:
+            with FileLock(lock, timeout=0):
+                shutil.rmtree(folder, ignore_errors=True)
+        except Timeout:  # another worker is making or using it
+            continue
+        lock.unlink(missing_ok=True)
 
 
 # --- what a graded notebook shows ------------------------------------------------------------

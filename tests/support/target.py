@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
 from support.courses import Course
-from support.layout import ROOT, nbgrader_meta, read
+from support.layout import nbgrader_meta, read
 
 TARGET = "target"
 
@@ -93,15 +92,9 @@ def target_notebook() -> NotebookNode:
 def make_course(path: Path, assignment: str, source: NotebookNode | None = None) -> Course:
     """A generated course of ``assignment``: the synthetic target (``source``, by default
     :func:`target_notebook`), or one of the course's."""
-    if assignment != TARGET:
-        return Course.create(path, assignment)
-    path.mkdir(parents=True)
-    shutil.copy(ROOT / "nbgrader_config.py", path)
-    (path / "source" / TARGET).mkdir(parents=True)
-    nbformat.write(source if source is not None else target_notebook(), path / "source" / TARGET / f"{TARGET}.ipynb")
-    course = Course(path)
-    course.nbgrader("generate_assignment", TARGET, "--force")
-    return course
+    if assignment == TARGET and source is None:
+        source = target_notebook()
+    return Course.create(path, assignment, source=source)
 
 
 def key_answers(course: Course, assignment: str) -> dict[str, str]:
