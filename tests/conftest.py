@@ -14,13 +14,11 @@ PYTHONS = support.find_pythons()
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto`: four workers per usable CPU. Most tests mostly wait (for kernels, child
+    """`-n auto`: three workers per usable CPU. Most tests mostly wait (for kernels, child
     processes, sleeps, and wrong answers that wait out their bounds): with one worker per
     CPU they kept the CPUs 35% busy; with two per CPU the CPUs were still 42% idle over a
-    whole run (2,197 CPU seconds in 1,898 s on 2 CPUs). With three per CPU the workers were
-    the bound: the tests' seconds added up to 5,226, 871 s for each of six workers, where
-    their 1,426 CPU seconds needed 713 s of two CPUs."""
-    return 4 * usable_cpu_count()
+    whole run (2,197 CPU seconds in 1,898 s on 2 CPUs)."""
+    return 3 * usable_cpu_count()
 
 
 def pytest_configure(config: pytest.Config) -> None:
