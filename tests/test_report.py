@@ -315,8 +315,8 @@ def test_bad_input_is_refused_with_one_line(graded_class, tmp_path, monkeypatch,
     (course / "gradebook.db").unlink()
     assert "there is no gradebook at gradebook.db: nothing is graded yet (grade the class first: python3 run.py " \
            "autograde lesson)" in refused(course, [ASSIGNMENT], monkeypatch, capsys)
-    assert "cannot open the gradebook" in refused(course, [ASSIGNMENT, "--db", "nosuchdriver://u:secret@h/db"],
-                                                  monkeypatch, capsys)
+    assert "cannot open the gradebook nosuchdriver://u:***@h/db: no database driver" in refused(
+        course, [ASSIGNMENT, "--db", "nosuchdriver://u:secret@h/db"], monkeypatch, capsys)
     assert "secret" not in refused(course, [ASSIGNMENT, "--db", "nosuchdriver://u:secret@h/db"], monkeypatch, capsys)
     assert "has no nbgrader_config.py" in refused(tmp_path, [ASSIGNMENT], monkeypatch, capsys)
 
