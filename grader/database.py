@@ -74,7 +74,7 @@ def problem_with(db_url: str) -> str | None:
         url.get_dialect().import_dbapi()
     except Exception as error:
         hint = " (pip install 'psycopg[binary]')" if url.get_backend_name() == "postgresql" else ""
-        return f"cannot open the gradebook {shown(db_url)}: no database driver: {str(error).splitlines()[0]}{hint}"
+        return f"cannot open the gradebook {shown(db_url)}: no database driver: {first_line(error)}{hint}"
     return None
 
 
