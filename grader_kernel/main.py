@@ -286,7 +286,11 @@ def main(argv: list[str]) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(argv[1:])
+    # Plain tracebacks, as Python prints them: the same frames and lines as IPython's
+    # default (Context), which parses every source file in a traceback (stack_data) to show
+    # the lines around each frame. A hidden test fails through course.checks and the grader's
+    # own cells, so that cost a blank notebook's kernel 0.65 CPU s, 40% of its CPU.
+    app.initialize(["--InteractiveShell.xmode=Plain", *argv[1:]])
     del spec
     app.start()
 
