@@ -19,5 +19,4 @@ def test_a_failing_test_cell_shows_a_plain_traceback(kernel_factory, tmp_path):
     assert list(errors) == ["test_double"], f"expected only test_double to fail: {list(errors)}"
     lines = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors["test_double"].traceback)).splitlines()
     assert lines[0] == "Traceback (most recent call last):", f"expected Python's traceback format:\n{lines}"
-X
     assert lines[-1].startswith("AssertionError"), lines
