@@ -42,9 +42,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> support.s
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its children that have ended (kernels, their processes)."""
+    """CPU time of this process, of its children that have ended (kernels, their processes), and
+    of the processes its fork server ran for it (support.autograde_at_once)."""
     mine, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime
+    return mine.ru_utime + mine.ru_stime + children.ru_utime + children.ru_stime + support.forked_cpu_seconds()
 
 
 _CPU_AT_START = pytest.StashKey[float]()

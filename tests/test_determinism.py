@@ -2,18 +2,18 @@
 on timing (marked ``# racy:``) gets the same per-cell scores on every grading.
 
 Each submission of racy answers (one per exercise, see support.submissions) is graded RUNS
-times, as separate students, by plain ``nbgrader autograde`` with the course's grader, while
-the suite's other workers grade and run notebooks beside it: the load that used to flip a
-race one way or the other. (A wrong answer that waits out its bound makes this test long
-but idle: support.schedule runs such tests beside ones that compute. Grading the five
-copies at once with ``run.py autograde --jobs 5`` was measured too: it cost three times the
-CPU, for the worker processes' own start.) Every grading must also pass the corpus's usual checks
-(test_answers.py, which grades these answers once in the whole notebook): a wrong answer
-loses points, a right one keeps full marks, nothing is flagged. The demonstrations are left
-out here, as a student may delete them: they take two thirds of a notebook's grading time
+times, as separate students, by plain ``nbgrader autograde`` with the course's grader, all at
+once (support.autograde_at_once: one course and one process each), while the suite's other
+workers grade and run notebooks beside them: the load that used to flip a race one way or the
+other. (A wrong answer that waits out its bound waits once for all of them: the five gradings
+of a wrong ``first_done`` of 06 took 210 s one after the other, 47 s at once, for 2.4 CPU s
+more, most of it the fork server's start.) Every grading must also pass the corpus's usual
+checks (test_answers.py, which grades these answers once in the whole notebook): a wrong
+answer loses points, a right one keeps full marks, nothing is flagged. The demonstrations are
+left out here, as a student may delete them: they take two thirds of a notebook's grading time
 and judge nothing. So are the answers to the other exercises, unless these answers or their
-tests use them (support.only_needed_answers: ``transfer`` keeps ``Account``): their tests
-then fail at once, where running them in earnest took two fifths of what was left.
+tests use them (support.only_needed_answers: ``transfer`` keeps ``Account``): their tests then
+fail at once, where running them in earnest took two fifths of what was left.
 """
 
 from __future__ import annotations
@@ -45,16 +45,16 @@ def test_runs_is_enough():
 def test_racy_answers_graded_the_same_every_time(assignment, submission, python, method, kernel_factory,
                                                   course_factory, tmp_path):
     answers = support.submissions(assignment, racy=True)[submission]
-    course = course_factory(assignment, tmp_path / "course")
     notebook = support.without_demonstrations(support.only_needed_answers(
         support.student_notebook(assignment, answers), assignment, answers))
     students = [f"{submission}-run{run}" for run in range(1, RUNS + 1)]
-    for student in students:
+    courses = [course_factory(assignment, tmp_path / student) for student in students]
+    for course, student in zip(courses, students, strict=True):
         course.submit(assignment, student, notebook)
-    course.autograde(assignment, kernel_factory(python, method))
+    support.autograde_at_once(courses, assignment, kernel_factory(python, method))
 
-    graded = [course.scores(assignment, student) for student in students]
-    tests_of = support.exercises(course.autograded(assignment, students[0]))
+    graded = [course.scores(assignment, student) for course, student in zip(courses, students, strict=True)]
+    tests_of = support.exercises(courses[0].autograded(assignment, students[0]))
     problems = []
     for answer in answers:
         tests = tests_of[answer.exercise]
@@ -64,6 +64,6 @@ def test_racy_answers_graded_the_same_every_time(assignment, submission, python,
         if len(set(per_run)) != 1:
             problems.append(f"{answer.label} ({answer.racy}) got different scores from identical gradings: "
                             f"{dict(zip(tests, zip(*per_run, strict=True), strict=True))}")
-    for student in students:
+    for course, student in zip(courses, students, strict=True):
         problems += support.graded_answer_problems(course, assignment, student, answers)
     assert not problems, "\n".join(problems)

@@ -25,7 +25,7 @@ from support.answers import (
     with_answers,
     without_demonstrations,
 )
-from support.courses import Course, error_outputs, execution_seconds, stderr_of
+from support.courses import Course, autograde_at_once, error_outputs, execution_seconds, forked_cpu_seconds, stderr_of
 from support.kernels import (
     KernelSetup,
     find_pythons,
@@ -86,11 +86,13 @@ __all__ = [
     'KernelSetup',
     'assert_messages',
     'assignments',
+    'autograde_at_once',
     'default_start_method',
     'error_outputs',
     'execution_seconds',
     'exercises',
     'find_pythons',
+    'forked_cpu_seconds',
     'graded_answer_problems',
     'kernel_python',
     'key_answers',
