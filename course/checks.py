@@ -33,12 +33,18 @@ __all__ = [
     "call_with_timeout",
     "can_pin",
     "describe_call",
+    "explain_outcome",
     "fail_if_hung",
+    "meet_at",
+    "new_threads",
     "note_hung",
+    "outcome",
     "patched",
     "pinned_to_one_cpu",
     "removed",
+    "seconds_asked_to_wait",
     "stop_children",
+    "watched_names",
 ]
 
 # Exit status of a process that the answer forked and that ran on into our code: an exit
@@ -479,3 +485,113 @@ def allow_old_thread_api() -> None:
     Calling it again adds nothing: ``warnings.filterwarnings`` replaces an equal filter.
     """
     warnings.filterwarnings("ignore", OLD_THREAD_API, DeprecationWarning)
+
+
+def outcome(func: Callable[..., Any], /, *args: Any, timeout: float = 30.0) -> tuple[str, Any]:
+    """``("returned", value)`` or ``("raised", exception)`` for ``func(*args)``, run with
+    :func:`call_with_timeout`.
+
+    A thread's uncaught exception goes to ``threading.excepthook``, which prints it to
+    stderr; for the call it is recorded instead, and a line on stdout says how many there
+    were. Not returning in time still fails with call_with_timeout's AssertionError.
+    """
+    unhandled: list[Any] = []
+    saved_hook = threading.excepthook
+    threading.excepthook = unhandled.append
+    try:
+        return "returned", call_with_timeout(func, *args, timeout=timeout)
+    except AssertionError:  # call_with_timeout's report that the call did not return in time
+        raise
+    except Exception as error:
+        return "raised", error
+    finally:
+        threading.excepthook = saved_hook
+        if unhandled:
+            print(f"(threads left {len(unhandled)} exception(s) unhandled, e.g. {unhandled[0].exc_value!r})")
+
+
+def explain_outcome(how: str, what: Any, expected: BaseException | None) -> str:
+    """What a call did, from :func:`outcome`, for a failure message that expected it to raise
+    ``expected`` itself: "returned ...", "raised a new ... around it" or "raised ..."."""
+    if how == "returned":
+        return f"returned {what!r}"
+    if expected is not None and (what.__cause__ is expected or what.__context__ is expected):
+        return f"raised a new {type(what).__name__}({what}) around it"
+    return f"raised {type(what).__name__}({what})"
+
+
+def meet_at(barrier: threading.Barrier) -> Callable[[Any], Any]:
+    """A function of one item that returns it only once all the barrier's parties wait at it
+    together; a wait past the barrier's own timeout breaks it (``BrokenBarrierError``)."""
+
+    def meet(item: Any) -> Any:
+        barrier.wait()
+        return item
+
+    return meet
+
+
+def seconds_asked_to_wait(func: Callable[..., Any], /, *args: Any) -> tuple[Any, float]:
+    """``func(*args)``, and the seconds that the calling thread asked to wait in all: the
+    timeouts of its ``Thread.join`` calls on threads still alive (``None`` counts as
+    infinite) plus its ``time.sleep`` calls.
+
+    What is asked, not how long it took, so a busy machine changes nothing. Other threads'
+    joins and sleeps are not counted.
+    """
+    me, asked = threading.current_thread(), []
+    plain_join, plain_sleep = threading.Thread.join, time.sleep
+
+    def join(self: threading.Thread, timeout: float | None = None) -> None:
+        if threading.current_thread() is me and self.is_alive():
+            asked.append(float("inf") if timeout is None else max(0.0, timeout))
+        plain_join(self, timeout)
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is me:
+            asked.append(seconds)
+        plain_sleep(seconds)
+
+    with patched(threading.Thread, join=join), patched(time, sleep=sleep):
+        return func(*args), sum(asked)
+
+
+def new_threads(func: Callable[..., Any], /, *args: Any) -> tuple[Any, list[threading.Thread]]:
+    """``func(*args)``, called in this thread, and the threads it left alive.
+
+    Any that is not a daemon is joined (for 5 s at most), so that none is left behind.
+    Call it from the thread whose daemon flag matters: a new thread inherits the flag of
+    the thread that creates it, so under call_with_timeout (a daemon thread) every thread
+    would be a daemon. It has no timeout of its own.
+    """
+    before = set(threading.enumerate())
+    got = func(*args)
+    new = [thread for thread in threading.enumerate() if thread not in before]
+    for thread in new:
+        if not thread.daemon:
+            thread.join(timeout=5)
+    return got, new
+
+
+@contextlib.contextmanager
+def watched_names() -> Iterator[tuple[list[str], list[str]]]:
+    """In the block, record the names threads read from inside themselves (``name`` read in
+    the thread it belongs to, as ``current_thread().name`` does), and the names given to
+    threads after they had started: yields ``(own_reads, late_names)``."""
+    plain = vars(threading.Thread)["name"]
+    own_reads: list[str] = []
+    late_names: list[str] = []
+
+    def get_name(self: threading.Thread) -> str:
+        name: str = plain.fget(self)
+        if self is threading.current_thread():
+            own_reads.append(name)
+        return name
+
+    def set_name(self: threading.Thread, value: object) -> None:
+        if self.ident is not None:  # the thread has started
+            late_names.append(str(value))
+        plain.fset(self, value)
+
+    with patched(threading.Thread, name=property(get_name, set_name)):
+        yield own_reads, late_names
