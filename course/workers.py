@@ -283,3 +283,32 @@ def _spin_sampled(iterations: int, start: float) -> list[tuple[float, float]]:
         last = now
     running.append((stretch_start, last))
     return running
+
+
+# 03: a pool's initializer, a worker that dies, for 03_process_pools ------------------------
+
+# Set in each pool worker by ``remember_setting``, the pool's initializer; None elsewhere.
+worker_setting: Any = None
+
+
+def remember_setting(value: Any) -> None:
+    """A pool initializer: store ``value`` in this worker process, once, before any task."""
+    global worker_setting
+    worker_setting = value
+
+
+def read_setting(x: Any) -> tuple[Any, Any, int]:
+    """Return ``(x, setting, pid)``: the setting ``remember_setting`` stored in this process."""
+    return x, worker_setting, os.getpid()
+
+
+def die_abruptly(code: int) -> None:
+    """End this process at once with exit status ``code``, skipping all clean-up.
+
+    ``os._exit`` does not raise ``SystemExit``, so a pool cannot catch it and send it back:
+    the worker simply vanishes, as if killed. A ``ProcessPoolExecutor`` then becomes broken.
+    """
+    os._exit(code)
+
+
+__all__ += ["die_abruptly", "read_setting", "remember_setting"]
