@@ -40,13 +40,14 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+import types
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import course.workers
-from course.checks import _tracker_settled
+from course.checks import _tracker_settled, patched
 
-__all__ = ["ForcedOrder", "ForcedRace", "HeldFloat", "HeldInt"]
+__all__ = ["ForcedOrder", "ForcedRace", "HeldFloat", "HeldInt", "calls_here"]
 
 # How long a held result or a first read waits at most for what it waits for. It is a safety
 # net, not a timing: a right answer's wait ends as soon as the other processes have started
@@ -633,3 +634,24 @@ class ForcedRace:
         with _tracker_settled():
             self._made.clear()
             self._state = None
+
+
+@contextlib.contextmanager
+def calls_here(module: Any, name: str, attribute: str) -> Iterator[list[Any]]:
+    """Record the calls that ``module`` makes to ``<its global name>.attribute`` in this process.
+
+    For the block, the global ``module.name`` becomes a namespace whose ``attribute`` appends
+    its first argument to the list this yields and then calls the real one. A worker process
+    records in its own memory (a forked one starts with its own copy of the list), and a spawned
+    one imports the module unchanged, so the list holds exactly the calls made here: a test can
+    tell that a task ran in a worker, not in the kernel.
+    """
+    real = getattr(getattr(module, name), attribute)
+    seen: list[Any] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        seen.append(args[0] if args else None)
+        return real(*args, **kwargs)
+
+    with patched(module, **{name: types.SimpleNamespace(**{attribute: counted})}):
+        yield seen

@@ -280,3 +280,31 @@ def test_the_instrumented_value_and_lock_behave_like_real_ones():
         with pytest.raises(queue.Empty):
             q.get(timeout=0.05)
     assert type(multiprocessing.Value("i", 0)).__name__ == "Synchronized"
+
+
+# --- calls_here --------------------------------------------------------------------------------
+
+
+def test_calls_here_records_the_calls_made_in_this_process_and_restores():
+    import math
+
+    from course.proc_checks import calls_here
+
+    real_math = course.workers.math
+    with calls_here(course.workers, "math", "isqrt") as seen:
+        assert course.workers.count_primes(10) == 4
+        assert seen and all(isinstance(n, int) for n in seen)
+        assert course.workers.math.isqrt(17) == math.isqrt(17)
+    assert course.workers.math is real_math
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_calls_here_does_not_see_the_calls_of_pool_workers(method):
+    from course.proc_checks import calls_here
+
+    with calls_here(course.workers, "time", "sleep") as seen:
+        with multiprocessing.get_context(method).Pool(1) as pool:
+            assert pool.map(slow_identity, [0.01, 0.02]) == [0.01, 0.02]
+        assert seen == []
+        slow_identity(0.01)
+        assert seen == [0.01]
