@@ -312,3 +312,47 @@ def die_abruptly(code: int) -> None:
 
 
 __all__ += ["die_abruptly", "read_setting", "remember_setting"]
+
+
+# 01/02: a greeting returned through a queue, for 01; a managed dict and shared memory, for 02
+
+
+def greet_into(queue: Queue[str], name: str) -> None:
+    """Put a greeting naming this process's pid on ``queue``, for the parent to print."""
+    queue.put(f"Hello {name}, from pid {os.getpid()}")
+
+
+def record_in(shared: Any, key: str, value: Any) -> None:
+    """Store ``value`` under ``key`` in ``shared``, a managed dict: one round trip to its server."""
+    shared[key] = value
+
+
+def upper_shared_bytes(name: str, size: int) -> None:
+    """Attach to the ``SharedMemory`` block called ``name`` and upper-case its first ``size`` bytes.
+
+    The child only closes its own mapping: the process that created the block unlinks it.
+    """
+    from multiprocessing import shared_memory
+
+    block = shared_memory.SharedMemory(name=name)
+    try:
+        view = block.buf
+        assert view is not None  # None only after close()
+        view[:size] = bytes(view[:size]).upper()
+    finally:
+        block.close()
+
+
+def double_shareable(name: str) -> None:
+    """Attach to the ``ShareableList`` called ``name`` and double each of its numbers in place."""
+    from multiprocessing import shared_memory
+
+    items: Any = shared_memory.ShareableList(name=name)
+    try:
+        for index, item in enumerate(items):
+            items[index] = item * 2
+    finally:
+        items.shm.close()
+
+
+__all__ += ["double_shareable", "greet_into", "record_in", "upper_shared_bytes"]
