@@ -13,6 +13,10 @@
 * :class:`LastDelivered` does the same for a ``multiprocessing.pool.ThreadPool``: called on
   the first item, it returns only once the pool has handed every other item's result to
   the caller's side.
+* :func:`watched_executors`, :class:`WatchedFetch` with :func:`watched_fetches`, and
+  :func:`threads_left` watch an answer from outside: the executors it makes and maps with,
+  each download it makes (url, thread, outcome, how many at once), and the threads it
+  leaves running.
 * :class:`VirtualClock` stands in for ``time.perf_counter``: it moves only when a test's naps,
   start-ups and shutdowns move it, by exact amounts, so a measured time is a function of the
   code that measured it, never of the machine's load.
@@ -37,7 +41,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
-__all__ = ["ExecutorWatch", "GatedServer", "LastDelivered", "VirtualClock"]
+import course.net
+
+__all__ = [
+    "ExecutorWatch",
+    "GatedServer",
+    "LastDelivered",
+    "VirtualClock",
+    "WatchedFetch",
+    "threads_left",
+    "watched_executors",
+    "watched_fetches",
+]
 
 # How long an instrument waits at most for what it waits for. It is a safety net, not a
 # timing: a right answer's wait ends as soon as its threads have done their share (well
@@ -463,3 +478,77 @@ def _patched_items(namespace: dict[str, Any], values: dict[str, Any]) -> Iterato
         yield
     finally:
         namespace.update(saved)
+
+
+@contextlib.contextmanager
+def watched_executors() -> Iterator[tuple[list[int], list[int]]]:
+    """Inside the block, list the max_workers of each ThreadPoolExecutor made, and of each one whose map is called."""
+    made: list[int] = []
+    mapped: list[int] = []
+    plain_init, plain_map = ThreadPoolExecutor.__init__, ThreadPoolExecutor.map
+
+    # _max_workers is private, but nothing public tells how many threads an executor may start.
+    def init(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> None:
+        plain_init(self, *args, **kwargs)
+        made.append(self._max_workers)
+
+    def map_(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        mapped.append(self._max_workers)
+        return plain_map(self, *args, **kwargs)
+
+    with _patched(ThreadPoolExecutor, __init__=init, map=map_):
+        yield made, mapped
+
+
+class WatchedFetch:
+    """A stand-in for course.net.fetch that calls it and records each call.
+
+    It records the url, the thread, what the call returned or raised, and how many calls ran at once.
+    """
+
+    def __init__(self) -> None:
+        self.plain = course.net.fetch
+        self.urls: list[str] = []  # the url of each call, in call order
+        self.outcomes: dict[str, list[Any]] = {}  # url -> what each call of it returned or raised
+        self.threads: set[int] = set()  # the ids of the threads that called it
+        self.running = self.peak = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str, *args: Any, **kwargs: Any) -> bytes:
+        with self._lock:
+            self.urls.append(url)
+            self.threads.add(threading.get_ident())
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        outcome: Any = None
+        try:
+            outcome = self.plain(url, *args, **kwargs)
+            return outcome
+        except BaseException as error:
+            outcome = error
+            raise
+        finally:
+            with self._lock:
+                self.running -= 1
+                self.outcomes.setdefault(url, []).append(outcome)
+
+
+@contextlib.contextmanager
+def watched_fetches(namespace: dict[str, Any]) -> Iterator[WatchedFetch]:
+    """Inside the block, course.net.fetch is a WatchedFetch, and so is every name in ``namespace``
+    (the notebook's globals) that refers to it."""
+    watch = WatchedFetch()
+    names = [name for name, value in list(namespace.items()) if value is watch.plain]
+    with _patched(course.net, fetch=watch), _patched_items(namespace, dict.fromkeys(names, watch)):
+        yield watch
+
+
+def threads_left(before: set[threading.Thread], seconds: float = 5.0) -> list[str]:
+    """Wait, at most ``seconds`` in all, for the threads started since ``before`` to end.
+
+    Return the names of those still running."""
+    deadline = time.monotonic() + seconds
+    new = [thread for thread in threading.enumerate() if thread not in before]
+    for thread in new:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread.name for thread in new if thread.is_alive()]

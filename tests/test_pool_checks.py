@@ -13,7 +13,15 @@ from multiprocessing.pool import ThreadPool
 import pytest
 
 from course.net import HTTPStatusError, fetch
-from course.pool_checks import ExecutorWatch, GatedServer, LastDelivered, VirtualClock
+from course.pool_checks import (
+    ExecutorWatch,
+    GatedServer,
+    LastDelivered,
+    VirtualClock,
+    threads_left,
+    watched_executors,
+    watched_fetches,
+)
 
 # --- GatedServer -----------------------------------------------------------------------------
 
@@ -223,3 +231,47 @@ def test_naps_that_never_overlap_wait_once():
     assert clock.nap(1.0) == 1.0 and clock.nap(2.0) == 2.0
     assert clock() == 1003.0
     assert 0.3 <= time.monotonic() - start < 5
+
+
+# --- watched_executors, watched_fetches, threads_left ----------------------------------------
+
+
+def test_watched_executors_records_made_and_mapped_and_restores():
+    plain_init, own_map = ThreadPoolExecutor.__init__, vars(ThreadPoolExecutor).get("map")
+    with watched_executors() as (made, mapped):
+        with ThreadPoolExecutor(max_workers=3) as executor:
+            assert list(executor.map(abs, [-1, -2])) == [1, 2]
+        with ThreadPoolExecutor(max_workers=2):
+            pass
+    assert made == [3, 2] and mapped == [3]
+    assert ThreadPoolExecutor.__init__ is plain_init and vars(ThreadPoolExecutor).get("map") is own_map
+
+
+def test_watched_fetches_records_calls_and_restores_names():
+    import course.net
+
+    namespace = {"fetch": fetch, "other": len}
+    with GatedServer() as server, watched_fetches(namespace) as watch:
+        good, bad = server.url("/a"), server.url("/b", status=404)
+        assert namespace["fetch"] is watch and course.net.fetch is watch
+        assert namespace["fetch"](good) == b"/a"
+        with pytest.raises(HTTPStatusError):
+            watch(bad)
+    assert namespace == {"fetch": fetch, "other": len} and course.net.fetch is fetch
+    assert watch.urls == [good, bad] and watch.outcomes[good] == [b"/a"]
+    assert isinstance(watch.outcomes[bad][0], HTTPStatusError)
+    assert watch.peak == 1 and watch.running == 0 and watch.threads == {threading.get_ident()}
+
+
+def test_threads_left_waits_for_new_threads_and_names_stragglers():
+    before = set(threading.enumerate())
+    go = threading.Event()
+    quick = threading.Thread(target=time.sleep, args=(0.01,), name="quick")
+    stuck = threading.Thread(target=go.wait, name="stuck")
+    quick.start()
+    stuck.start()
+    try:
+        assert threads_left(before, seconds=0.2) == ["stuck"]
+    finally:
+        go.set()
+    assert threads_left(before) == []
