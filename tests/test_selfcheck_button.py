@@ -92,10 +92,15 @@ def digest(path: Path) -> str:
 def test_each_notebook_ends_with_the_button(assignment):
     """Source and release: the last cell is an ordinary code cell (no nbgrader metadata, so
     the grader treats it as a demonstration) that shows this assignment's button, after
-    "Key points" and a one-line markdown cell that says to save first."""
+    "Key points", the glossary (中英术语表) where the notebook has one, and a one-line markdown
+    cell that says to save first."""
     for path in (support.source_notebook(assignment), support.release_notebook(assignment)):
         cells = support.read(path).cells
-        *_, key_points, intro, button = cells
+        *_, before, intro, button = cells
+        if before.source.startswith("## 中英术语表"):
+            assert before.cell_type == "markdown" and "| 中文 |" in before.source, path
+            before = cells[-4]
+        key_points = before
         assert key_points.cell_type == "markdown" and key_points.source.startswith("## Key points"), path
         assert intro.cell_type == "markdown" and "\n" not in intro.source.strip(), path
         assert "Ctrl-S" in intro.source and "**Check my answers**" in intro.source, path
