@@ -23,9 +23,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -48,6 +50,8 @@ PAGE_LOAD_MS = 120_000
 RUN_ALL_MS = 240_000
 ACTION_MS = 60_000
 SERVER_START_S = 120.0
+# Closing the browser and Playwright's driver takes about a second; past this they are killed.
+CLOSE_SECONDS = 60.0
 # How much of a failure's message to show.
 MESSAGE_LINES = 12
 
@@ -305,6 +309,35 @@ class LabServer:
             return "(no log)"
 
 
+@contextlib.contextmanager
+def killed_if_stuck(processes: Callable[[], list[psutil.Process]], seconds: float = CLOSE_SECONDS) -> Iterator[None]:
+    """Run the block; if it has not ended after ``seconds``, kill ``processes()`` (the browser
+    and Playwright's driver), which ends the calls that wait for them.
+
+    Closing Chromium through Playwright can wait forever when the browser does not answer
+    (a known hazard of a browser Playwright did not bundle, as Debian's is), and the calls
+    have no timeout of their own. A timer thread, since the sync API cannot be called from
+    another thread; what it had to kill is reported as a warning, since the test's checks
+    were done by then."""
+    killed: list[str] = []
+
+    def kill() -> None:
+        for proc in processes():
+            with contextlib.suppress(psutil.Error):
+                killed.append(f"{proc.pid} {' '.join(proc.cmdline())[:120]}")
+                proc.kill()
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if killed:
+            warnings.warn(f"the browser did not close in {seconds:.0f} s; killed: {'; '.join(killed)}", stacklevel=1)
+
+
 def end_processes(processes: list[psutil.Process], timeout: float = 30.0) -> list[str]:
     """Wait for these processes to end; kill the ones that do not. Returns what was left."""
     alive = []
@@ -504,12 +537,15 @@ def lab_session(name: str, completed: tuple[str, ...] = ()) -> Iterator[Lab]:
         watched = [proc for proc in descendants() if proc.pid not in already]
         if server is not None:
             watched += server.processes()
-        if browser is not None:
-            with contextlib.suppress(Exception):
-                browser.close()
         if playwright is not None:
-            with contextlib.suppress(Exception):
-                playwright.stop()
+            server_pids = {proc.pid for proc in server.processes()} if server is not None else set()
+            with killed_if_stuck(lambda: [proc for proc in descendants()
+                                          if proc.pid not in already and proc.pid not in server_pids]):
+                if browser is not None:
+                    with contextlib.suppress(Exception):
+                        browser.close()
+                with contextlib.suppress(Exception):
+                    playwright.stop()
         if server is not None:
             server.stop()
         left = end_processes(watched + [proc for proc in descendants() if proc.pid not in already])

@@ -19,6 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 import nbformat
+import psutil
 from nbformat import NotebookNode
 
 from support.kernels import KernelSetup
@@ -108,9 +109,24 @@ def autograde_at_once(courses: Sequence[Course], assignment: str, kernel: Kernel
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["grader.nbgrader_run", "nbgrader.apps.autogradeapp", "support.courses"])
     env = kernel.env()
-    with ProcessPoolExecutor(max_workers=len(courses), mp_context=context) as pool:
-        for done in [pool.submit(_autograde, course.path, assignment, env) for course in courses]:
+    pool = ProcessPoolExecutor(max_workers=len(courses), mp_context=context)
+    futures = []
+    try:
+        futures = [pool.submit(_autograde, course.path, assignment, env) for course in courses]
+        for done in futures:
             _forked_cpu_seconds += done.result()
+    finally:
+        if not all(future.done() for future in futures):
+            # The wait was interrupted (the test's time bound, Ctrl-C): end the gradings and
+            # their kernels rather than wait for them. ProcessPoolExecutor can end its own
+            # processes only from Python 3.14 (terminate_workers), so through its private
+            # table of them.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                with contextlib.suppress(psutil.Error):
+                    for proc in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+                        with contextlib.suppress(psutil.Error):
+                            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 _forked_cpu_seconds = 0.0
