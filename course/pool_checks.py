@@ -49,6 +49,7 @@ __all__ = [
     "LastDelivered",
     "VirtualClock",
     "WatchedFetch",
+    "threads_end",
     "threads_left",
     "watched_executors",
     "watched_fetches",
@@ -552,3 +553,13 @@ def threads_left(before: set[threading.Thread], seconds: float = 5.0) -> list[st
     for thread in new:
         thread.join(max(0.0, deadline - time.monotonic()))
     return [thread.name for thread in new if thread.is_alive()]
+
+
+@contextlib.contextmanager
+def threads_end(seconds: float = 5.0) -> Iterator[None]:
+    """On leaving the block, wait (at most ``seconds``) for the threads started in it to end,
+    so that a test's threads do not run on into the next one. A block left by an exception
+    does not wait: the test has failed already."""
+    before = set(threading.enumerate())
+    yield
+    threads_left(before, seconds)

@@ -18,6 +18,7 @@ from course.pool_checks import (
     GatedServer,
     LastDelivered,
     VirtualClock,
+    threads_end,
     threads_left,
     watched_executors,
     watched_fetches,
@@ -275,3 +276,22 @@ def test_threads_left_waits_for_new_threads_and_names_stragglers():
     finally:
         go.set()
     assert threads_left(before) == []
+
+
+def test_threads_end_waits_on_leaving_for_the_threads_started_in_the_block():
+    started = []
+    with threads_end():
+        thread = threading.Thread(target=time.sleep, args=(0.05,), name="inside")
+        thread.start()
+        started.append(thread)
+    assert not started[0].is_alive()
+    go = threading.Event()
+    stuck = threading.Thread(target=go.wait, name="stuck")
+    try:
+        begun = time.monotonic()
+        with threads_end(seconds=0.2):
+            stuck.start()
+        assert stuck.is_alive() and time.monotonic() - begun >= 0.2  # it waited its bound, then let go
+    finally:
+        go.set()
+        stuck.join()
