@@ -3,6 +3,9 @@
 # Importing the package must stay free of side effects (no start-method changes, no
 # threads, no rcParams): notebooks import it first, and so does every child process that
 # the spawn and forkserver start methods create. Submodules are imported where they are used.
-__all__ = ["capture", "checks", "cpus", "explorer", "net", "plots", "sweep", "timing", "workers"]
+__all__ = [
+    "capture", "checkbutton", "checks", "cpus", "explorer", "lock_checks", "net", "plots", "pool_checks", "proc_checks",
+    "queue_checks", "sweep", "timing", "workers",
+]
 
 __version__ = "1.0.0"

@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 import types
+from pathlib import Path
 
 import psutil
 import pytest
@@ -35,9 +36,10 @@ POSIX = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork exists on PO
 def test_import_has_no_side_effects(tmp_path):
     """From an unrelated folder: imports work, and change no global state."""
     probe = textwrap.dedent("""
-        import multiprocessing, sys, threading
-        import course, course.capture, course.checks, course.cpus, course.explorer, course.net, course.plots
-        import course.sweep, course.timing, course.workers
+        import importlib, multiprocessing, sys, threading
+        import course
+        for name in course.__all__:
+            importlib.import_module(f"course.{name}")
         assert threading.active_count() == 1, threading.enumerate()
         assert multiprocessing.get_start_method(allow_none=True) is None, "start method was set"
         heavy = sorted(m for m in ("matplotlib", "ipywidgets", "IPython") if m in sys.modules)
@@ -47,6 +49,13 @@ def test_import_has_no_side_effects(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(os.path.join("course", "__init__.py"))
+
+
+def test_all_names_every_module():
+    import course
+
+    modules = sorted(path.stem for path in Path(course.__file__).parent.glob("*.py") if path.stem != "__init__")
+    assert sorted(course.__all__) == modules
 
 
 @pytest.mark.parametrize("method", multiprocessing.get_all_start_methods())
