@@ -138,7 +138,10 @@ def test_cpu_bound_threads_take_turns():
 
 def test_stop_button_ends_a_long_run():
     """Stop ends a long run within about one task's time, and keeps what finished."""
-    explorer = WorkerExplorer(workload="io", executor="threads", workers=4, tasks=64, task_seconds=0.02)
+    # 64 tasks of 0.5 s: the first batch, with one worker, takes 32 s, and the whole sweep
+    # over 1 to 4 workers 67 s (its time limit, 60 s, would end it before that).
+    explorer = WorkerExplorer(workload="io", executor="threads", workers=4, tasks=64, task_seconds=0.5,
+                              time_limit=120)
     explorer.tasks = 64
     explorer.start()
     time.sleep(0.5)
@@ -148,7 +151,10 @@ def test_stop_button_ends_a_long_run():
         measurements = explorer.wait(WAIT)
     assert measurements is not None and not explorer.running
     assert measurements.stopped == "the stop button was pressed"
-    assert timer.seconds < 5, f"stopping took {timer.seconds:.1f} s: expected about one task's time (0.02 s)"
+    # Stopping takes one task (0.5 s) and drawing what finished (a CPU fifth of a second when
+    # idle, 5 s seen beside the whole suite). 20 s leaves room for a busy machine and still
+    # tells a stop from a run that went on: the first batch alone had 31 s left.
+    assert timer.seconds < 20, f"stopping took {timer.seconds:.1f} s: expected about one task's time (0.5 s)"
     assert "Stopped early" in explorer.status.value and not explorer.run_button.disabled
     assert len(measurements.runs) < len(worker_counts(4))
 
