@@ -110,7 +110,8 @@ def test_stop_wakes_waiting_requests_and_leaves_nothing_behind():
     with Timer() as timer:
         server.stop()
     pool.shutdown(wait=True)
-    assert timer.seconds < 5, f"stop() took {timer.seconds:.1f} s: it waited out the requests' 60 s delay"
+    # Waking them takes milliseconds; 30 s leaves room for a busy machine and is half their delay.
+    assert timer.seconds < 30, f"stop() took {timer.seconds:.1f} s: it waited out the requests' 60 s delay"
     assert [f.result() for f in futures] == [f"/page/{n}".encode() for n in range(4)]
     assert set(threading.enumerate()) == threads, "the server left threads behind"
     assert open_sockets() <= sockets, "the server left sockets open"
