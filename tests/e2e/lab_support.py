@@ -534,11 +534,10 @@ def lab_session(name: str, completed: tuple[str, ...] = ()) -> Iterator[Lab]:
         failure = error
         raise
     finally:
-        watched = [proc for proc in descendants() if proc.pid not in already]
-        if server is not None:
-            watched += server.processes()
+        server_processes = server.processes() if server is not None else []
+        watched = [proc for proc in descendants() if proc.pid not in already] + server_processes
         if playwright is not None:
-            server_pids = {proc.pid for proc in server.processes()} if server is not None else set()
+            server_pids = {proc.pid for proc in server_processes}
             with killed_if_stuck(lambda: [proc for proc in descendants()
                                           if proc.pid not in already and proc.pid not in server_pids]):
                 if browser is not None:

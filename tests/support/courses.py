@@ -123,7 +123,8 @@ def autograde_at_once(courses: Sequence[Course], assignment: str, kernel: Kernel
             # table of them.
             for process in list(getattr(pool, "_processes", {}).values()):
                 with contextlib.suppress(psutil.Error):
-                    for proc in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+                    top = psutil.Process(process.pid)
+                    for proc in [*top.children(recursive=True), top]:
                         with contextlib.suppress(psutil.Error):
                             proc.kill()
         pool.shutdown(wait=True, cancel_futures=True)
