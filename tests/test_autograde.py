@@ -33,7 +33,8 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
     graded = course.autograded(assignment, "reference")
     version = graded.metadata.language_info.version
     assert version.startswith(f"{python_minor}."), f"the kernel ran Python {version}; expected {python_minor}"
-    assert support.error_outputs(graded.cells) == [], "the source notebook raised errors when run top to bottom"
+    assert support.error_outputs(graded.cells) == [], (
+        "the source notebook raised errors when run top to bottom:\n" + support.error_tracebacks(graded.cells))
     seconds = support.execution_seconds(graded)
     assert seconds <= support.NOTEBOOK_SECONDS, (
         f"the source notebook took {seconds:.1f} s to run; the budget is {support.NOTEBOOK_SECONDS:.0f} s"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import pickle
+import socket
 import threading
 
 import psutil
@@ -116,6 +117,33 @@ def test_stop_wakes_waiting_requests_and_leaves_nothing_behind():
     assert set(threading.enumerate()) == threads, "the server left threads behind"
     assert open_sockets() <= sockets, "the server left sockets open"
     server.stop()  # a second stop does nothing
+
+
+def test_stop_hangs_up_on_connections_that_send_no_request(capfd):
+    # Any program on the machine can connect to the server's port: a Jupyter client whose
+    # kernel port number the system handed out again sends a ZeroMQ greeting, which has no
+    # line end, and waits. stop() must not wait on such a connection's thread.
+    threads = set(threading.enumerate())
+    server = LocalServer()
+    server.start()
+    greeting = socket.create_connection(("127.0.0.1", server.port))
+    greeting.sendall(b"\xff" + bytes(8) + b"\x01\x7f")
+    silent = socket.create_connection(("127.0.0.1", server.port))
+    pool = cf.ThreadPoolExecutor(max_workers=1)
+    waiting = pool.submit(fetch, server.url("/real", delay=60))
+    while server._running().in_flight < 1:
+        threading.Event().wait(0.01)
+    with Timer() as timer:
+        server.stop()
+    pool.shutdown(wait=True)
+    # Hanging up takes milliseconds; without it, stop() waits for the handlers' 30 s read timeout.
+    assert timer.seconds < 20, f"stop() took {timer.seconds:.1f} s: it waited on connections that sent no request"
+    assert waiting.result() == b"/real", "the real request in flight was not answered"
+    assert greeting.recv(16) == b"" and silent.recv(16) == b"", "the stray connections were not closed"
+    greeting.close()
+    silent.close()
+    assert set(threading.enumerate()) == threads, "the server left threads behind"
+    assert capfd.readouterr().err == "", "the server wrote to stderr"
 
 
 def test_misuse_says_how_to_fix_it():

@@ -25,7 +25,15 @@ from support.answers import (
     with_answers,
     without_demonstrations,
 )
-from support.courses import Course, autograde_at_once, error_outputs, execution_seconds, forked_cpu_seconds, stderr_of
+from support.courses import (
+    Course,
+    autograde_at_once,
+    error_outputs,
+    error_tracebacks,
+    execution_seconds,
+    forked_cpu_seconds,
+    stderr_of,
+)
 from support.kernels import (
     KernelSetup,
     find_pythons,
@@ -89,6 +97,7 @@ __all__ = [
     'autograde_at_once',
     'default_start_method',
     'error_outputs',
+    'error_tracebacks',
     'execution_seconds',
     'exercises',
     'find_pythons',

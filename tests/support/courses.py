@@ -10,6 +10,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -215,6 +216,25 @@ def error_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
         for cell in cells if cell.cell_type == "code"
         for out in cell.outputs if out.output_type == "error"
     ]
+
+
+def error_tracebacks(cells: Iterable[NotebookNode]) -> str:
+    """The tracebacks of every error output in these cells, and their cells' stderr, as
+    plain text: what a failing assertion shows about where a cell failed or hung."""
+    parts = []
+    for cell in cells:
+        if cell.cell_type != "code" or not any(out.output_type == "error" for out in cell.outputs):
+            continue
+        parts.append(f"--- cell {cell.get('id', '?')}")
+        for out in cell.outputs:
+            if out.output_type == "error":
+                parts.append(_ANSI.sub("", "\n".join(out.traceback)))
+            elif out.output_type == "stream" and out.name == "stderr":
+                parts.append(out.text)
+    return "\n".join(parts)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def stderr_of(cell: NotebookNode) -> str:
