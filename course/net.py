@@ -1,7 +1,8 @@
-"""A local HTTP server with chosen latency and status codes, and ``fetch`` to download from it."""
+"""A local HTTP server with chosen latency and status codes, and ``fetch`` / ``fetch_async`` to download from it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.server
 import ipaddress
@@ -13,7 +14,7 @@ import urllib.parse
 import urllib.request
 from types import TracebackType
 
-__all__ = ["HTTPStatusError", "LocalServer", "fetch", "refused_url"]
+__all__ = ["HTTPStatusError", "LocalServer", "fetch", "fetch_async", "refused_url"]
 
 # fetch() reaches these hosts only: the course downloads from its own server, so a notebook
 # or a grader works offline and never sends a request off the machine.
@@ -43,12 +44,7 @@ def fetch(url: str, timeout: float = 10.0) -> bytes:
     answer comes within ``timeout`` seconds, and ``ValueError`` for a URL that is not
     ``http://`` on the loopback address (127.0.0.1, ::1 or localhost).
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"fetch only downloads http:// URLs on this machine's loopback address, not {url!r}: "
-            "start a course.net.LocalServer and use its url()"
-        )
+    _loopback_http(url)
     opener = _opener()
     try:
         with opener.open(url, timeout=timeout) as response:
@@ -66,6 +62,69 @@ def fetch(url: str, timeout: float = 10.0) -> bytes:
     except TimeoutError:
         # A timeout while reading the body, after the headers came.
         raise TimeoutError(f"no answer from {url} within {timeout} s") from None
+
+
+async def fetch_async(url: str, timeout: float = 10.0) -> bytes:
+    """Download ``url`` without blocking the event loop, and return its body.
+
+    Raises as ``fetch`` does: ``HTTPStatusError`` for a status of 400 or more,
+    ``ConnectionRefusedError`` when nothing listens, ``TimeoutError`` when the whole
+    download has not finished within ``timeout`` seconds, ``ValueError`` for a URL that is
+    not ``http://`` on the loopback address. Cancelling it closes its connection.
+    """
+    parts = _loopback_http(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    try:
+        async with asyncio.timeout(timeout):
+            status, reason, body = await _get(host, port, target)
+    except TimeoutError:
+        raise TimeoutError(f"no answer from {url} within {timeout} s") from None
+    except ConnectionRefusedError:
+        raise ConnectionRefusedError(f"nothing listens at {url} (connection refused)") from None
+    except asyncio.IncompleteReadError:
+        raise ConnectionError(f"{url} closed the connection before its whole answer came") from None
+    if status >= 400:
+        raise HTTPStatusError(url, status, reason)
+    return body
+
+
+async def _get(host: str, port: int, target: str) -> tuple[int, str, bytes]:
+    """One HTTP/1.0 GET on a connection of its own: (status, reason, body)."""
+    # asyncio's streams, not a third-party client: HTTP/1.0 against the course's own server
+    # needs a request line, a status line, the headers and the body, nothing more.
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"GET {target} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode("ascii"))
+        await writer.drain()
+        status_line = (await reader.readline()).decode("latin-1")
+        version, _, rest = status_line.partition(" ")
+        code, _, reason = rest.strip().partition(" ")
+        if not version.startswith("HTTP/") or not code.isdigit():
+            raise ConnectionError(f"http://{host}:{port}{target} did not answer in HTTP ({status_line.strip()!r})")
+        length = None
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value)
+        body = await reader.readexactly(length) if length is not None else await reader.read()
+        return int(code), reason, body
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _loopback_http(url: str) -> urllib.parse.SplitResult:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not _is_loopback(parts.hostname):
+        raise ValueError(
+            f"fetch only downloads http:// URLs on this machine's loopback address, not {url!r}: "
+            "start a course.net.LocalServer and use its url()"
+        )
+    return parts
 
 
 def _opener() -> urllib.request.OpenerDirector:
@@ -107,7 +166,8 @@ class LocalServer:
     at once, as on a real web server. ``url(path, delay=..., status=..., size=...)`` makes a
     URL whose request waits ``delay`` seconds (default: the server's), is answered with
     ``status`` (default 200), and carries a body of the path's bytes (padded to ``size``
-    bytes when given). ``requests`` and ``peak_in_flight`` count what it has served.
+    bytes, or repeated as ``words`` words, when given). ``requests`` and
+    ``peak_in_flight`` count what it has served.
     """
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -167,8 +227,13 @@ class LocalServer:
         return self._running().server_address[1]
 
     def url(self, path: str = "/", *, delay: float | None = None, status: int | None = None,
-            size: int | None = None) -> str:
-        """A URL on this server; ``delay``, ``status`` and ``size`` set how it is answered."""
+            size: int | None = None, words: int | None = None) -> str:
+        """A URL on this server; ``delay``, ``status``, ``size`` and ``words`` set how it is answered.
+
+        The body is the path's bytes; ``size`` pads it (the path repeated) to that many
+        bytes, and ``words`` makes it that many words instead (the path repeated, one space
+        between), for a body that takes counting.
+        """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', like '/page/1', not {path!r}")
         query = {}
@@ -180,17 +245,23 @@ class LocalServer:
             if not 200 <= status <= 599:
                 raise ValueError(f"status must be an HTTP status code from 200 to 599, not {status!r}")
             query["status"] = str(status)
+        if size is not None and words is not None:
+            raise ValueError("give size or words, not both")
         if size is not None:
             if size < 0:
                 raise ValueError(f"size must be 0 or more bytes, not {size!r}")
             query["size"] = str(size)
+        if words is not None:
+            if words < 0:
+                raise ValueError(f"words must be 0 or more, not {words!r}")
+            query["words"] = str(words)
         suffix = "?" + urllib.parse.urlencode(query) if query else ""
         return f"http://127.0.0.1:{self.port}{path}{suffix}"
 
     def urls(self, count: int, *, delay: float | None = None, status: int | None = None,
-             size: int | None = None) -> list[str]:
+             size: int | None = None, words: int | None = None) -> list[str]:
         """``count`` URLs, ``/page/0`` to ``/page/<count-1>``, answered as ``url()`` says."""
-        return [self.url(f"/page/{n}", delay=delay, status=status, size=size) for n in range(count)]
+        return [self.url(f"/page/{n}", delay=delay, status=status, size=size, words=words) for n in range(count)]
 
     # -- what it served -------------------------------------------------------------------
 
@@ -236,8 +307,9 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     # The default backlog of 5 makes the 6th of many simultaneous connections wait for the
-    # kernel's SYN retry (a second or more), which would spoil every measurement.
-    request_queue_size = 128
+    # kernel's SYN retry (a second or more), which would spoil every measurement; 1,000
+    # requests in flight at once (notebook 08) need room for all of them.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], handler: type[http.server.BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
@@ -319,12 +391,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             delay = float(query.get("delay", self.server.default_delay))
             status = int(query.get("status", 200))
             size = int(query["size"]) if "size" in query else None
+            words = int(query["words"]) if "words" in query else None
         except ValueError:
-            delay, status, size = 0.0, 400, None
+            delay, status, size, words = 0.0, 400, None, None
         # Waiting on the event instead of time.sleep: stop() wakes every waiting request.
         self.server.stopping.wait(delay)
         body = parts.path.encode()
-        if size is not None:
+        if words is not None:
+            body = b" ".join([body] * words)
+        elif size is not None:
             body = (body * (size // max(len(body), 1) + 1))[:size]
         self._done()
         self.send_response(status)

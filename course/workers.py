@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # only for the annotations: importing these costs nothing at 
 __all__ = [
     "add_to_num",
     "count_primes",
+    "count_words",
     "exit_with",
     "explorer_task",
     "greet",
@@ -356,3 +357,13 @@ def double_shareable(name: str) -> None:
 
 
 __all__ += ["double_shareable", "greet_into", "record_in", "upper_shared_bytes"]
+
+
+# --- 08_async_and_choosing ----------------------------------------------------------------
+
+
+def count_words(text: bytes | str) -> int:
+    """The number of whitespace-separated words in ``text`` (a downloaded body or a string)."""
+    if not isinstance(text, (bytes, str)):
+        raise TypeError(f"count_words takes bytes or str, not {type(text).__name__}")
+    return len(text.split())
