@@ -5,7 +5,7 @@
 # the spawn and forkserver start methods create. Submodules are imported where they are used.
 __all__ = [
     "capture", "checkbutton", "checks", "cpus", "explorer", "lock_checks", "net", "plots", "pool_checks", "proc_checks",
-    "queue_checks", "sweep", "timing", "workers",
+    "queue_checks", "sweep", "timeline", "timing", "workers",
 ]
 
 __version__ = "1.0.0"

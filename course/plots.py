@@ -10,7 +10,9 @@ from course.sweep import WORKLOADS, Measurements
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not when this module is
     from matplotlib.figure import Figure
 
-__all__ = ["measurements_figure", "png_bytes"]
+    from course.timeline import Span, Timeline
+
+__all__ = ["measurements_figure", "png_bytes", "timeline_figure"]
 
 
 def measurements_figure(measurements: Measurements) -> Figure:
@@ -74,6 +76,74 @@ def measurements_figure(measurements: Measurements) -> Figure:
     if measurements.stopped:
         figure.text(0.5, 0.01, f"stopped early: {measurements.stopped}", ha="center", color="tab:red")
     return figure
+
+
+# Bars are labelled with their span's label up to this many spans; beyond it, text would
+# only cover the bars.
+_LABELLED_SPANS = 40
+
+
+def timeline_figure(timeline: Timeline, title: str | None = None) -> Figure:
+    """What ran when: one lane per stage (per stage and worker, for spans that name their
+    worker), a bar per span labelled with its label, x in seconds since the timeline was made.
+
+    Spans of one lane that ran at the same time (20 downloads in flight) are stacked in
+    thin rows inside the lane rather than drawn over each other, so a lane as tall as it is
+    full shows how many were in flight. Each lane is one ``BarContainer`` labelled with the
+    lane's name (``axes.containers``), each bar one ``Rectangle`` (``axes.patches``).
+    """
+    from matplotlib.figure import Figure
+
+    spans = timeline.relative_spans
+    lanes: dict[tuple[str, str | int | None], list[Span]] = {}
+    for span in spans:  # lanes in the order their stage first ran, then their worker's
+        lanes.setdefault((span.stage, span.worker), [])
+    order = {stage: n for n, stage in enumerate(dict.fromkeys(span.stage for span in spans))}
+    keys = sorted(lanes, key=lambda key: (order[key[0]], list(lanes).index(key)))
+    for span in spans:
+        lanes[(span.stage, span.worker)].append(span)
+
+    figure = Figure(figsize=(10, 1.2 + 0.55 * max(len(keys), 1)), layout="constrained")
+    axes = figure.subplots()
+    labelled = len(spans) <= _LABELLED_SPANS
+    for lane, key in enumerate(keys):
+        stage, worker = key
+        rows = _rows(lanes[key])
+        height = 0.8 / max(rows.values(), default=0)
+        lane_spans = lanes[key]
+        bottoms = [lane - 0.4 + height * (rows[id(span)] - 1) for span in lane_spans]
+        name = stage if worker is None else f"{stage} ({worker})"
+        axes.barh(
+            [bottom + height / 2 for bottom in bottoms], [span.seconds for span in lane_spans],
+            left=[span.start for span in lane_spans], height=height * 0.9, label=name,
+            color=f"C{order[stage] % 10}", edgecolor="white", linewidth=0.5,
+        )
+        if labelled:
+            for span, bottom in zip(lane_spans, bottoms, strict=True):
+                axes.text((span.start + span.end) / 2, bottom + height / 2, span.label, ha="center", va="center",
+                          color="white", fontsize="x-small", clip_on=True)
+    axes.set_yticks(range(len(keys)), [key[0] if key[1] is None else f"{key[0]}\n{key[1]}" for key in keys])
+    axes.set_ylim(max(len(keys), 1) - 0.5, -0.5)  # the first lane on top
+    axes.set(xlabel="seconds since the timeline was made", xlim=(0, None))
+    axes.grid(axis="x", alpha=0.3)
+    busy = ", ".join(f"{stage} busy {timeline.busy(stage):.2f} s" for stage in order)
+    axes.set_title(title if title is not None else f"what ran when: {busy}" if spans else "no spans yet")
+    return figure
+
+
+def _rows(spans: list[Span]) -> dict[int, int]:
+    """Give each span a row from 1 up, the lowest not taken by a span still running when it
+    starts (spans come in start order); return {id(span): row}."""
+    ends: list[float] = []  # ends[r - 1]: when row r becomes free
+    rows: dict[int, int] = {}
+    for span in spans:
+        free = next((n for n, end in enumerate(ends) if end <= span.start), len(ends))
+        if free == len(ends):
+            ends.append(span.end)
+        else:
+            ends[free] = span.end
+        rows[id(span)] = free + 1
+    return rows
 
 
 def png_bytes(figure: Figure) -> bytes:

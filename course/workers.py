@@ -367,3 +367,18 @@ def count_words(text: bytes | str) -> int:
     if not isinstance(text, (bytes, str)):
         raise TypeError(f"count_words takes bytes or str, not {type(text).__name__}")
     return len(text.split())
+
+
+def timed_count_words(text: bytes | str) -> tuple[int, float, float]:
+    """``count_words(text)``, with the ``time.perf_counter()`` readings taken in the worker
+    when it started and finished counting: ``(count, start, end)``.
+
+    perf_counter is one clock for the whole machine (see ``course.timeline``), so a parent
+    can put the span on its own timeline: ``timeline.add("count", label, start, end)``.
+    """
+    start = time.perf_counter()
+    count = count_words(text)
+    return count, start, time.perf_counter()
+
+
+__all__ += ["timed_count_words"]
