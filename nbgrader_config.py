@@ -16,6 +16,7 @@ ASSIGNMENTS = [
     "05_locks_and_queues",
     "06_thread_pools",
     "07_gil",
+    "08_async_and_choosing",
 ]
 
 c.CourseDirectory.course_id = "processes-and-threads"

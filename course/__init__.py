@@ -4,8 +4,8 @@
 # threads, no rcParams): notebooks import it first, and so does every child process that
 # the spawn and forkserver start methods create. Submodules are imported where they are used.
 __all__ = [
-    "capture", "checkbutton", "checks", "cpus", "explorer", "lock_checks", "net", "plots", "pool_checks", "proc_checks",
-    "queue_checks", "sweep", "timeline", "timing", "workers",
+    "async_checks", "capture", "checkbutton", "checks", "cpus", "explorer", "lock_checks", "net", "plots",
+    "pool_checks", "proc_checks", "queue_checks", "sweep", "timeline", "timing", "workers",
 ]
 
 __version__ = "1.0.0"

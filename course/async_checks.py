@@ -1,0 +1,303 @@
+"""Instruments that make an asyncio test's order, concurrency and clean-up certain, so a grade never depends on load.
+
+A test cell of notebook 08 runs in the kernel's event loop (top-level ``await``), like the
+student's code before it. These tools watch that code from outside:
+
+* :func:`bounded` awaits an answer's coroutine for at most ``seconds``: on time-out it
+  cancels the answer's task, waits a little for it (an answer may swallow
+  ``CancelledError``), and fails with an ``AssertionError`` that names the call.
+  :func:`start` does the same in two steps, so the test can act while the call runs.
+* :func:`until` waits (``await asyncio.sleep``, never blocking the loop) until a condition
+  holds, for at most ``seconds``; a right answer's wait ends as soon as its code has
+  done its share, and the bound is a safety net, never a timing.
+* :class:`WatchedFetchAsync` with :func:`watched_fetch_async` stands in for
+  ``course.net.fetch_async`` and records each download: its url, when it finished and
+  how (a body, an exception, cancelled), how many ran at once, and which are still running.
+* :class:`BlockingCalls` makes ``n`` zero-argument blocking callables that meet at a
+  ``threading.Barrier(n)``: they can only all get past it if they ran at the same time,
+  and then they finish in reverse order, so results gathered in completion order are
+  wrong on every run. They record the threads that ran them.
+* :func:`watched_process_pools` records each ``concurrent.futures.ProcessPoolExecutor``
+  made during the block: its ``max_workers``, how many calls were submitted to it, and
+  whether ``shutdown`` was called; :func:`children_left` lists the child processes still
+  alive after a bounded wait.
+
+Held downloads come from :class:`course.pool_checks.GatedServer`, which answers a url made
+with ``hold=math.inf`` only when the test calls ``release()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import concurrent.futures.process
+import contextlib
+import inspect
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import course.net
+from course.checks import describe_call
+
+__all__ = [
+    "BlockingCalls",
+    "Call",
+    "PoolWatch",
+    "WatchedFetchAsync",
+    "bounded",
+    "children_left",
+    "start",
+    "until",
+    "watched_fetch_async",
+    "watched_process_pools",
+]
+
+# How long a test waits at most for an answer's call; far more than a right answer needs
+# (milliseconds, or a second for a pool of processes), even on a very busy machine.
+CALL_SECONDS = 10.0
+# How long a cancelled task gets to end: a task that swallows CancelledError never does.
+CANCEL_SECONDS = 2.0
+_POLL = 0.005
+
+
+class Call:
+    """An answer's coroutine running as a task of the test's loop (made by :func:`start`)."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.described = describe_call(func, args, kwargs)
+        made = func(*args, **kwargs)
+        if not inspect.isawaitable(made):
+            raise AssertionError(
+                f"{self.described} returned {made!r} without awaiting anything; "
+                "expected an async def function, whose call makes a coroutine to await"
+            )
+        self.task: asyncio.Future[Any] = asyncio.ensure_future(made)
+
+    def done(self) -> bool:
+        """Whether the call has returned or raised."""
+        return self.task.done()
+
+    async def result(self, seconds: float = CALL_SECONDS) -> Any:
+        """The call's result (or its exception, raised), waiting at most ``seconds``.
+
+        On time-out the task is cancelled and given ``CANCEL_SECONDS`` to end; then an
+        ``AssertionError`` says the call did not finish.
+        """
+        await asyncio.wait({self.task}, timeout=seconds)
+        if not self.task.done():
+            self.task.cancel()
+            await asyncio.wait({self.task}, timeout=CANCEL_SECONDS)
+            swallowed = "" if self.task.done() else (
+                " It was cancelled and did not end either: it must let CancelledError propagate."
+            )
+            raise AssertionError(
+                f"{self.described} did not finish within {seconds:g} s; "
+                f"expected it to finish promptly (a right answer takes well under a second here).{swallowed}"
+            )
+        if self.task.cancelled():
+            raise AssertionError(
+                f"{self.described} was cancelled while the test waited for it (it raised CancelledError); "
+                "expected it to return or raise an ordinary exception"
+            )
+        return self.task.result()
+
+
+def start(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
+    """Start ``func(*args, **kwargs)`` (an ``async def`` function) as a task; see :class:`Call`."""
+    return Call(func, args, kwargs)
+
+
+async def bounded(func: Callable[..., Any], /, *args: Any, seconds: float = CALL_SECONDS, **kwargs: Any) -> Any:
+    """``await func(*args, **kwargs)``, for at most ``seconds`` (see :meth:`Call.result`)."""
+    return await start(func, *args, **kwargs).result(seconds)
+
+
+async def until(condition: Callable[[], object], seconds: float = CALL_SECONDS) -> bool:
+    """Wait until ``condition()`` is true, or ``seconds`` have passed; return whether it is true."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return bool(condition())
+        await asyncio.sleep(_POLL)
+    return True
+
+
+# -- downloads --------------------------------------------------------------------------
+
+
+class WatchedFetchAsync:
+    """A stand-in for ``course.net.fetch_async`` that awaits it and records each call."""
+
+    def __init__(self) -> None:
+        self.plain = course.net.fetch_async
+        self.urls: list[str] = []  # the url of each call, in call order
+        self.finished: list[tuple[str, Any]] = []  # (url, body or exception or "cancelled"), in finishing order
+        self.running: list[str] = []  # the urls of the calls not finished yet
+        self.peak = 0  # the most calls running at once
+        self.threads: set[int] = set()
+
+    async def __call__(self, url: str, *args: Any, **kwargs: Any) -> bytes:
+        self.urls.append(url)
+        self.running.append(url)
+        self.threads.add(threading.get_ident())
+        self.peak = max(self.peak, len(self.running))
+        outcome: Any = "cancelled"
+        try:
+            outcome = await self.plain(url, *args, **kwargs)
+            return outcome
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            outcome = error
+            raise
+        finally:
+            self.running.remove(url)
+            self.finished.append((url, outcome))
+
+    def outcome(self, url: str) -> Any:
+        """What the last finished download of ``url`` gave (a body, an exception, ``"cancelled"``), or None."""
+        for finished, outcome in reversed(self.finished):
+            if finished == url:
+                return outcome
+        return None
+
+    async def left_running(self, seconds: float = CANCEL_SECONDS) -> list[str]:
+        """Wait (at most ``seconds``) for the downloads still running to end; return their urls.
+
+        A download that was cancelled ends within a few turns of the loop; one that nobody
+        cancelled and whose server holds it does not end before the test releases it."""
+        await until(lambda: not self.running, seconds)
+        return list(self.running)
+
+
+@contextlib.contextmanager
+def watched_fetch_async(namespace: dict[str, Any]) -> Iterator[WatchedFetchAsync]:
+    """Inside the block, ``course.net.fetch_async`` is a :class:`WatchedFetchAsync`, and so is
+    every name in ``namespace`` (the notebook's globals) that refers to it."""
+    watch = WatchedFetchAsync()
+    names = [name for name, value in list(namespace.items()) if value is watch.plain]
+    saved = {name: namespace[name] for name in names}
+    course.net.fetch_async = watch
+    namespace.update(dict.fromkeys(names, watch))
+    try:
+        yield watch
+    finally:
+        course.net.fetch_async = watch.plain
+        namespace.update(saved)
+
+
+# -- blocking calls -----------------------------------------------------------------------
+
+
+class BlockingCalls:
+    """``n`` zero-argument blocking callables (``calls.funcs``) that must run at the same time.
+
+    Each one records its thread, then waits at a ``threading.Barrier(n)`` for ``seconds``
+    at most: all ``n`` pass it only if all ``n`` are running at once. Past it, call ``i``
+    waits for call ``i + 1`` to return first, so they return in reverse order. Call ``i``
+    returns ``values[i]`` in every case, so a bounded wait is the only cost of a wrong answer.
+    """
+
+    def __init__(self, values: list[Any], seconds: float = 5.0) -> None:
+        self.values = list(values)
+        self.seconds = seconds
+        count = len(self.values)
+        self.barrier = threading.Barrier(max(count, 1))
+        self.returned = [threading.Event() for _ in range(count)]
+        self.threads: list[int | None] = [None] * count
+        self.calls = [0] * count
+        self.met = False  # whether all of them were running at once
+        self.order: list[int] = []  # the order they returned in
+        self._lock = threading.Lock()
+        self.funcs = [self._make(i) for i in range(count)]
+
+    def _make(self, i: int) -> Callable[[], Any]:
+        def call() -> Any:
+            with self._lock:
+                self.calls[i] += 1
+                self.threads[i] = threading.get_ident()
+            try:
+                self.barrier.wait(self.seconds)
+                self.met = True
+            except threading.BrokenBarrierError:
+                pass
+            if self.met and i + 1 < len(self.returned):
+                self.returned[i + 1].wait(self.seconds)
+            with self._lock:
+                self.order.append(i)
+            self.returned[i].set()
+            return self.values[i]
+
+        call.__name__ = call.__qualname__ = f"blocking_call_{i}"
+        return call
+
+
+# -- process pools --------------------------------------------------------------------------
+
+
+class PoolWatch:
+    """What :func:`watched_process_pools` saw: ``made`` (the max_workers of each pool made),
+    ``submitted`` (calls submitted, all pools), ``shutdowns`` (shutdown calls, all pools)."""
+
+    def __init__(self) -> None:
+        self.made: list[int | None] = []
+        self.submitted = 0
+        self.shutdowns = 0
+
+
+@contextlib.contextmanager
+def watched_process_pools(namespace: dict[str, Any]) -> Iterator[PoolWatch]:
+    """Inside the block, ``ProcessPoolExecutor`` (in ``concurrent.futures``, its ``process``
+    module, and every name in ``namespace`` that refers to it) is a subclass that records
+    what :class:`PoolWatch` lists. It behaves exactly as the real one otherwise."""
+    watch = PoolWatch()
+    plain = concurrent.futures.process.ProcessPoolExecutor
+
+    class ProcessPoolExecutor(plain):  # type: ignore[valid-type,misc]
+        def __init__(self, max_workers: int | None = None, *args: Any, **kwargs: Any) -> None:
+            super().__init__(max_workers, *args, **kwargs)
+            watch.made.append(max_workers)
+
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+            watch.submitted += 1
+            return super().submit(fn, *args, **kwargs)
+
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            watch.shutdowns += 1
+            super().shutdown(wait, cancel_futures=cancel_futures)
+
+    ProcessPoolExecutor.__module__ = plain.__module__
+    names = [name for name, value in list(namespace.items()) if value is plain]
+    saved = {name: namespace[name] for name in names}
+    # concurrent.futures makes ProcessPoolExecutor on first use (a module __getattr__):
+    # its own attribute, if any, is put back after the block, else removed again.
+    package = vars(concurrent.futures)
+    had = "ProcessPoolExecutor" in package
+    concurrent.futures.ProcessPoolExecutor = ProcessPoolExecutor  # type: ignore[misc]
+    concurrent.futures.process.ProcessPoolExecutor = ProcessPoolExecutor  # type: ignore[misc]
+    namespace.update(dict.fromkeys(names, ProcessPoolExecutor))
+    try:
+        yield watch
+    finally:
+        concurrent.futures.process.ProcessPoolExecutor = plain  # type: ignore[misc]
+        if had:
+            concurrent.futures.ProcessPoolExecutor = plain  # type: ignore[misc]
+        else:
+            package.pop("ProcessPoolExecutor", None)
+        namespace.update(saved)
+
+
+async def children_left(before: set[Any], seconds: float = 5.0) -> list[int]:
+    """Wait (at most ``seconds``, without blocking the loop) for the child processes started
+    since ``before`` (a set of ``multiprocessing.active_children()``) to end; return the
+    pids of those still alive."""
+
+    def alive() -> list[Any]:
+        return [child for child in multiprocessing.active_children() if child not in before]
+
+    await until(lambda: not alive(), seconds)
+    return [child.pid for child in alive()]
+
