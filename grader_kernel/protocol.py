@@ -152,13 +152,21 @@ def verify(key: bytes, nonce: str, payload: str, tag: str) -> bool:
     return isinstance(tag, str) and compare_digest(sign(key, nonce, payload), tag)
 
 
-def stub(nonce: str, ciphertext: str, tag: str) -> str:
+def stub(nonce: str, ciphertext: str, tag: str, awaited: bool = False) -> str:
     """The code sent in place of a sealed cell (nothing a student can read): open it, run
-    what the sentinel hands back, and say when it has ended."""
+    what the sentinel hands back, and say when it has ended.
+
+    ``awaited``: the cell uses top-level ``await`` (08's tests await the answers). The
+    sentinel then compiles it as IPython compiles such a cell, ``eval`` gives a coroutine,
+    and the stub awaits it in the kernel's running event loop; IPython sees the ``await``
+    in the stub and runs the stub as an async cell.
+    """
     box = f"__grading_box_{nonce}__"
+    run = (f"    if {box} and ({box} := eval({box}.pop())) is not None:\n"
+           f"        await {box}\n") if awaited else f"    exec({box}.pop()) if {box} else None\n"
     return (f"__import__('sys').audit({AUDIT_EVENT!r}, {nonce!r}, {ciphertext!r}, {tag!r}, {box} := [])\n"
             f"try:\n"
-            f"    exec({box}.pop()) if {box} else None\n"
+            f"{run}"
             f"finally:\n"
             f"    del {box}\n"
             f"    __import__('sys').audit({DONE_EVENT!r}, {nonce!r})\n")

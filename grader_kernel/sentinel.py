@@ -416,6 +416,14 @@ def _same(current: object, pristine: object) -> bool:
     function from library code with a closure of its own: ``function.__new__`` is refused.)"""
     if current is pristine:
         return True
+    if isinstance(pristine, types.FunctionType) and pristine.__code__.co_name == "write" \
+            and "original_write" in pristine.__code__.co_freevars and pristine.__closure__:
+        # IPython's run_cell tees a stream's write for the cell it runs and puts the
+        # stream's own bound write back after; ipykernel runs a cell that awaits with
+        # run_cell_async, which has no tee. The stream's own write is the same hook.
+        original = pristine.__closure__[pristine.__code__.co_freevars.index("original_write")].cell_contents
+        if _same(current, original):
+            return True
     if isinstance(current, types.MethodType) and isinstance(pristine, types.MethodType):
         return current.__func__ is pristine.__func__ and current.__self__ is pristine.__self__
     if isinstance(current, types.FunctionType) and isinstance(pristine, types.FunctionType):
@@ -665,7 +673,10 @@ def _open(state: _State, args: tuple[Any, ...]) -> None:
         tree = _StrictEquality(name).visit(tree)
         comparer = _Comparer(state.trusted_paths)
         shell.user_ns[name] = comparer
-    code = compile(ast.fix_missing_locations(_reporting(tree, nonce)), filename, "exec")
+    # A cell that awaits at top level is compiled as IPython compiles one: eval() of its
+    # code gives a coroutine, which the stub awaits (protocol.stub(awaited=True)).
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if message.get("awaited") is True else 0
+    code = compile(ast.fix_missing_locations(_reporting(tree, nonce)), filename, "exec", flags=flags)
     state.cell_codes = _all_codes(code)
     if comparer is not None:
         comparer.cell_codes = frozenset(state.cell_codes)
