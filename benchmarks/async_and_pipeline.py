@@ -2,7 +2,7 @@
 
 Run from the repository root, with the course's environment:
 
-    .venv/bin/python benchmarks/async_and_pipeline.py            # about two minutes
+    .venv/bin/python benchmarks/async_and_pipeline.py            # about a minute and a half
     .venv/bin/python benchmarks/async_and_pipeline.py --quick    # a few seconds, to try it
 
 The local HTTP server (``course.net.LocalServer``) runs in a process of its own, started
@@ -16,22 +16,25 @@ CPU time. Three measurements, each repeated and reported as each run and the med
    least 16x), and within about 20% of each other: neither computes much, both wait.
 2. 1,000 requests in flight at once, each answered after 1 s: a ``ThreadPoolExecutor`` of
    1,000 threads against 1,000 asyncio tasks, each in a fresh client process (spawn), so
-   that the memory it reports is its own. Both take about 1 s. Threads cost one OS thread
-   each: tens of kilobytes of resident memory per request and, on Linux, a stack of
-   virtual memory (``ulimit -s``, usually 8 MB) reserved per thread; a task is a few
+   that the memory it reports is its own. Both take about 1 s plus the time the server
+   needs to take 1,000 connections (it starts a thread for each: most of a second on 2
+   CPUs), the same for both. Threads cost one OS thread each: tens of kilobytes of
+   resident memory per request and, on Linux, a stack of virtual memory (``ulimit -s``,
+   usually 8 MB) reserved per thread, touched only as far as it is used; a task is a few
    kilobytes of Python objects, and the client stays one thread.
 3. A pipeline: 20 bodies of many words are downloaded with asyncio (two at a time, so that
    the download stage takes about as long as the counting stage) and counted with
    ``course.workers.count_words`` in a ``ProcessPoolExecutor(2)``, each count starting as
    its body arrives; against the same work in two stages, all downloads, then all counts.
    With stages of equal length the pipeline overlaps them, so the ideal is 2x; expect at
-   least 1.4x (the machine's two CPUs count while the client and the server also need CPU
-   to move the bodies). A ``course.timeline.Timeline`` records each download and each count,
-   and the overlap of the two stages is printed: about 0 for the stages one after the
-   other, most of the counting for the pipeline.
+   least 1.4x: the two CPUs that count are also the ones the server and the client need
+   to make, send, read and hand over megabytes of body, so the stages are not independent.
+   A ``course.timeline.Timeline`` records each download and each count, and the overlap of
+   the two stages is printed: 0 for the stages one after the other, most of the counting
+   for the pipeline.
 
 Run it on an otherwise idle machine: other busy processes slow the counting and the
-servers' threads, and lower the ratios.
+server's threads, and lower the ratios. ``--part 3`` runs one measurement only.
 """
 
 from __future__ import annotations

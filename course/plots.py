@@ -116,7 +116,8 @@ def timeline_figure(timeline: Timeline, title: str | None = None) -> Figure:
         axes.barh(
             [bottom + height / 2 for bottom in bottoms], [span.seconds for span in lane_spans],
             left=[span.start for span in lane_spans], height=height * 0.9, label=name,
-            color=f"C{order[stage] % 10}", edgecolor="white", linewidth=0.5,
+            color=f"C{order[stage] % 10}", edgecolor="white",
+            linewidth=0.5 if height > 0.04 else 0,  # an edge would hide a bar of many rows
         )
         if labelled:
             for span, bottom in zip(lane_spans, bottoms, strict=True):
