@@ -16,7 +16,8 @@ student's code before it. These tools watch that code from outside:
 * :class:`BlockingCalls` makes ``n`` zero-argument blocking callables that meet at a
   ``threading.Barrier(n)``: they can only all get past it if they ran at the same time,
   and then they finish in reverse order, so results gathered in completion order are
-  wrong on every run. They record the threads that ran them.
+  wrong on every run. They record the threads that ran them, and whether the event loop
+  was free to run a callback meanwhile (not blocked waiting for them).
 * :func:`watched_process_pools` records each ``concurrent.futures.ProcessPoolExecutor``
   made during the block: its ``max_workers``, how many calls were submitted to it, and
   whether ``shutdown`` was called; :func:`children_left` lists the child processes still
@@ -196,9 +197,12 @@ class BlockingCalls:
     """``n`` zero-argument blocking callables (``calls.funcs``) that must run at the same time.
 
     Each one records its thread, then waits at a ``threading.Barrier(n)`` for ``seconds``
-    at most: all ``n`` pass it only if all ``n`` are running at once. Past it, call ``i``
-    waits for call ``i + 1`` to return first, so they return in reverse order. Call ``i``
-    returns ``values[i]`` in every case, so a bounded wait is the only cost of a wrong answer.
+    at most: all ``n`` pass it only if all ``n`` are running at once. Past it, each one asks
+    the event loop (the one running when they were made) to run a callback, and waits for
+    it ``seconds`` at most: ``loop_free[i]`` says whether the loop ran it, i.e. was not
+    blocked waiting for the calls. Then call ``i`` waits for call ``i + 1`` to return first,
+    so they return in reverse order. Call ``i`` returns ``values[i]`` in every case, so a
+    bounded wait is the only cost of a wrong answer.
     """
 
     def __init__(self, values: list[Any], seconds: float = 5.0) -> None:
@@ -210,6 +214,11 @@ class BlockingCalls:
         self.threads: list[int | None] = [None] * count
         self.calls = [0] * count
         self.met = False  # whether all of them were running at once
+        self.loop_free = [False] * count  # whether the event loop ran a callback while call i waited for it
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self.order: list[int] = []  # the order they returned in
         self._lock = threading.Lock()
         self.funcs = [self._make(i) for i in range(count)]
@@ -224,6 +233,12 @@ class BlockingCalls:
                 self.met = True
             except threading.BrokenBarrierError:
                 pass
+            if self.met and self._loop is not None:
+                # The loop runs this callback only if it is free, not blocked waiting for the calls.
+                ran = threading.Event()
+                with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+                    self._loop.call_soon_threadsafe(ran.set)
+                self.loop_free[i] = ran.wait(self.seconds)
             if self.met and i + 1 < len(self.returned):
                 self.returned[i + 1].wait(self.seconds)
             with self._lock:
