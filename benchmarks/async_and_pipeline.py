@@ -351,6 +351,9 @@ def pipelines(server: RemoteServer, bodies: int, delay: float, count_seconds: fl
     ideal = (download + count) / max(download, count)
     print(f"  the stages alone: downloads {download:.2f} s, counts {count:.2f} s; "
           f"a perfect pipeline would take the longer one, {ideal:.2f}x")
+    waiting = -(-bodies // at_once) * delay
+    print(f"  of the downloads' {download:.2f} s, {waiting:.2f} s is waiting out the server's delay "
+          f"({bodies} bodies, {at_once} at a time, {delay} s each); the rest is making, sending and reading bodies")
     return f"the pipeline {sequential / statistics.median(seconds['pipeline']):.2f}x (a perfect one {ideal:.2f}x)"
 
 
