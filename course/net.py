@@ -398,7 +398,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.server.stopping.wait(delay)
         body = parts.path.encode()
         if words is not None:
-            body = b" ".join([body] * words)
+            body = ((body + b" ") * words)[:-1]  # bytes * n: 7 ms for 2M words, where join takes 150 ms
         elif size is not None:
             body = (body * (size // max(len(body), 1) + 1))[:size]
         self._done()
