@@ -211,7 +211,7 @@ def test_blocking_calls_see_one_by_one_and_a_blocked_loop():
     assert got == [1, 2] and not calls.met
 
     async def blocks_the_loop():
-        calls = BlockingCalls([1, 2], seconds=0.2)
+        calls = BlockingCalls([1, 2], seconds=3)  # 3 s for two threads to meet, even on a busy machine
         with ThreadPoolExecutor(2) as pool:
             got = list(pool.map(lambda func: func(), calls.funcs))
         return calls, got
