@@ -3,9 +3,10 @@
 A test cell of notebook 08 runs in the kernel's event loop (top-level ``await``), like the
 student's code before it. These tools watch that code from outside:
 
-* :func:`bounded` awaits an answer's coroutine for at most ``seconds``: on time-out it
-  cancels the answer's task, waits a little for it (an answer may swallow
-  ``CancelledError``), and fails with an ``AssertionError`` that names the call.
+* :func:`bounded` awaits an answer's coroutine for at most ``seconds``, run in an event
+  loop of its own (see :class:`Call`): on time-out it cancels the answer's task, waits a
+  little for it (an answer may swallow ``CancelledError``), and fails with an
+  ``AssertionError`` that names the call.
   :func:`start` does the same in two steps, so the test can act while the call runs.
 * :func:`until` waits (``await asyncio.sleep``, never blocking the loop) until a condition
   holds, for at most ``seconds``; a right answer's wait ends as soon as its code has
@@ -41,7 +42,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import course.net
-from course.checks import describe_call
+from course.checks import _tracker_settled, describe_call, fail_if_hung, note_hung
 
 __all__ = [
     "BlockingCalls",
@@ -65,45 +66,171 @@ _POLL = 0.005
 
 
 class Call:
-    """An answer's coroutine running as a task of the test's loop (made by :func:`start`)."""
+    """An answer's coroutine, running in an event loop of its own (made by :func:`start`).
+
+    The loop runs in a thread of its own, not in the kernel's loop that runs the test cell:
+    an answer that blocks its loop (``time.sleep``, a blocking download, an endless loop)
+    then blocks only that thread, and the test fails at its bound instead of freezing the
+    kernel until the grader's cell timeout and a restart. Tasks the answer leaves behind
+    run on in that loop, as they would in the kernel's, until they end or ``LINGER_SECONDS``
+    have passed; then they are cancelled and the loop is closed.
+    """
 
     def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.described = describe_call(func, args, kwargs)
+        fail_if_hung(func, args, kwargs)
         made = func(*args, **kwargs)
         if not inspect.isawaitable(made):
             raise AssertionError(
                 f"{self.described} returned {made!r} without awaiting anything; "
                 "expected an async def function, whose call makes a coroutine to await"
             )
-        self.task: asyncio.Future[Any] = asyncio.ensure_future(made)
+        self._func = func
+        self._kernel_loop = asyncio.get_running_loop()
+        self._outcome: asyncio.Future[tuple[str, Any]] = self._kernel_loop.create_future()
+        self._answer: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self._ready = threading.Event()
+        self._left: list[str] | None = None  # the tasks it left running, once it has ended
+        self._thread = threading.Thread(target=self._run, args=(made,), daemon=True,
+                                        name=f"check {getattr(func, '__name__', 'call')}")
+        self._started = time.monotonic()
+        with _tracker_settled():
+            self._thread.start()
+        self._ready.wait()
+
+    def _run(self, made: Any) -> None:
+        global _answer_loop
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(_awaited(made))
+            task.add_done_callback(self._report)
+            self._answer = (loop, task)
+            _answer_loop = loop
+            self._ready.set()
+            loop.run_until_complete(_linger(task, self._note_left))
+        finally:
+            self._ready.set()
+            if _answer_loop is loop:
+                _answer_loop = None
+            loop.close()
+
+    def _report(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            outcome: tuple[str, Any] = ("cancelled", None)
+        elif task.exception() is not None:
+            outcome = ("error", task.exception())
+        else:
+            outcome = ("value", task.result())
+        with contextlib.suppress(RuntimeError):  # the kernel's loop has closed
+            self._kernel_loop.call_soon_threadsafe(_settle, self._outcome, outcome)
 
     def done(self) -> bool:
-        """Whether the call has returned or raised."""
-        return self.task.done()
+        """Whether the call has returned, raised or been cancelled."""
+        return self._outcome.done()
+
+    def cancel(self) -> None:
+        """Ask the answer's task to stop (from the test's loop: the answer's is another)."""
+        if self._answer is not None:
+            loop, task = self._answer
+            with contextlib.suppress(RuntimeError):  # its loop has closed meanwhile
+                loop.call_soon_threadsafe(task.cancel)
+
+    async def ended(self, seconds: float = CANCEL_SECONDS) -> str | None:
+        """Wait (at most ``seconds``) for the call to end; return how ("value", "error",
+        "cancelled"), or None if it still runs."""
+        await asyncio.wait({self._outcome}, timeout=seconds)
+        return self._outcome.result()[0] if self._outcome.done() else None
 
     async def result(self, seconds: float = CALL_SECONDS) -> Any:
         """The call's result (or its exception, raised), waiting at most ``seconds``.
 
-        On time-out the task is cancelled and given ``CANCEL_SECONDS`` to end; then an
-        ``AssertionError`` says the call did not finish.
+        On time-out the answer's task is cancelled and given ``CANCEL_SECONDS`` to end; then
+        an ``AssertionError`` says the call did not finish.
         """
-        await asyncio.wait({self.task}, timeout=seconds)
-        if not self.task.done():
-            self.task.cancel()
-            await asyncio.wait({self.task}, timeout=CANCEL_SECONDS)
-            swallowed = "" if self.task.done() else (
-                " It was cancelled and did not end either: it must let CancelledError propagate."
+        await asyncio.wait({self._outcome}, timeout=seconds)
+        if not self._outcome.done():
+            self.cancel()
+            await asyncio.wait({self._outcome}, timeout=CANCEL_SECONDS)
+            if not self._outcome.done():
+                note_hung(self._func, self._thread, self._started)
+            swallowed = "" if self._outcome.done() else (
+                " It was cancelled and did not end either: it must let CancelledError propagate, "
+                "and never block the event loop (time.sleep, a blocking download, a loop without await)."
             )
             raise AssertionError(
                 f"{self.described} did not finish within {seconds:g} s; "
                 f"expected it to finish promptly (a right answer takes well under a second here).{swallowed}"
             )
-        if self.task.cancelled():
+        kind, value = self._outcome.result()
+        if kind == "cancelled":
             raise AssertionError(
                 f"{self.described} was cancelled while the test waited for it (it raised CancelledError); "
                 "expected it to return or raise an ordinary exception"
             )
-        return self.task.result()
+        if kind == "error":
+            raise value
+        return value
+
+    async def tasks_left(self, seconds: float = CANCEL_SECONDS) -> list[str]:
+        """Wait (at most ``seconds``) for the tasks the answer started to end; return the
+        names of those still running in its loop (a task never awaited, a download never
+        cancelled). Call it after :meth:`result`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            names = self._left
+            if names == [] or (names is not None and time.monotonic() >= deadline):
+                return list(names)
+            if time.monotonic() >= deadline:
+                return ["(the answer itself, still running)"]
+            await asyncio.sleep(_POLL * 10)
+
+    def _note_left(self, names: list[str]) -> None:
+        self._left = names  # one assignment: read from the test's thread as it is
+
+
+# The loop of the answer started last (tests run one answer at a time): BlockingCalls asks
+# it to run a callback, to see whether the answer keeps it free while its calls run.
+_answer_loop: asyncio.AbstractEventLoop | None = None
+
+# How long tasks an answer left running go on in its loop after it returned: longer than a
+# test holds a download, so that the test sees them running; then they are cancelled.
+LINGER_SECONDS = 15.0
+
+
+async def _awaited(made: Any) -> Any:
+    return await made
+
+
+async def _linger(answer: asyncio.Task[Any], note_left: Callable[[list[str]], None]) -> None:
+    """Wait for the answer, then for the tasks it left (at most LINGER_SECONDS), telling
+    ``note_left`` which still run; cancel the rest."""
+    with contextlib.suppress(BaseException):
+        await asyncio.wait({answer})
+    me = asyncio.current_task()
+
+    def others() -> list[asyncio.Task[Any]]:
+        return [task for task in asyncio.all_tasks() if task is not me and not task.done()]
+
+    deadline = time.monotonic() + LINGER_SECONDS
+    while others() and time.monotonic() < deadline:
+        note_left(sorted(_task_name(task) for task in others()))
+        await asyncio.sleep(_POLL * 10)
+    for task in others():
+        task.cancel()
+    if others():
+        await asyncio.wait(others(), timeout=CANCEL_SECONDS)
+    note_left(sorted(_task_name(task) for task in others()))
+    await asyncio.get_running_loop().shutdown_asyncgens()
+
+
+def _task_name(task: asyncio.Task[Any]) -> str:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code.co_name if code is not None else task.get_name()
+
+
+def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
 def start(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:
@@ -198,10 +325,12 @@ class BlockingCalls:
 
     Each one records its thread, then waits at a ``threading.Barrier(n)`` for ``seconds``
     at most: all ``n`` pass it only if all ``n`` are running at once. Past it, each one asks
-    the event loop (the one running when they were made) to run a callback, and waits for
-    it ``seconds`` at most: ``loop_free[i]`` says whether the loop ran it, i.e. was not
-    blocked waiting for the calls. Then call ``i`` waits for call ``i + 1`` to return first,
-    so they return in reverse order. Call ``i`` returns ``values[i]`` in every case, so a
+    the answer's event loop (see :class:`Call`; else the one running when they were made)
+    to run a callback, and waits for it ``seconds`` at most: ``loop_free[i]`` says whether
+    the loop ran it, i.e. was not blocked waiting for the calls. ``in_loop[i]`` says whether
+    call ``i`` ran in the thread of a running event loop (called directly, not with
+    ``asyncio.to_thread``). Then call ``i`` waits for call ``i + 1`` to return first, so
+    they return in reverse order. Call ``i`` returns ``values[i]`` in every case, so a
     bounded wait is the only cost of a wrong answer.
     """
 
@@ -215,6 +344,7 @@ class BlockingCalls:
         self.calls = [0] * count
         self.met = False  # whether all of them were running at once
         self.loop_free = [False] * count  # whether the event loop ran a callback while call i waited for it
+        self.in_loop = [False] * count  # whether call i ran in an event loop's own thread (blocking it)
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -233,12 +363,15 @@ class BlockingCalls:
                 self.met = True
             except threading.BrokenBarrierError:
                 pass
-            if self.met and self._loop is not None:
+            loop = _answer_loop if _answer_loop is not None and _answer_loop.is_running() else self._loop
+            if self.met and loop is not None:
                 # The loop runs this callback only if it is free, not blocked waiting for the calls.
                 ran = threading.Event()
                 with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
-                    self._loop.call_soon_threadsafe(ran.set)
+                    loop.call_soon_threadsafe(ran.set)
                 self.loop_free[i] = ran.wait(self.seconds)
+            with self._lock:
+                self.in_loop[i] = _in_a_running_loop()
             if self.met and i + 1 < len(self.returned):
                 self.returned[i + 1].wait(self.seconds)
             with self._lock:
@@ -248,6 +381,14 @@ class BlockingCalls:
 
         call.__name__ = call.__qualname__ = f"blocking_call_{i}"
         return call
+
+
+def _in_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 # -- process pools --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 in the kernel's running event loop (Jupyter runs one, so a cell cannot call asyncio.run).
 Its time bounds and "nothing left behind" hold for async answers too: a coroutine that
 never finishes, one that blocks the loop, a task left running, a process pool left open.
+The test cells await the answer through course.async_checks, as notebook 08's do.
 
 The notebook is built here, in the test, like the hardening target (support.target).
 """
@@ -20,15 +21,18 @@ ASSIGNMENT = "async_target"
 ANSWER = 'async def double_async(x):\n    """Return twice x, after a pause."""\n    ### BEGIN SOLUTION\n' \
          "    import asyncio\n\n    await asyncio.sleep(0.01)\n    return 2 * x\n    ### END SOLUTION"
 TEST = '''"""Check that double_async(x) returns twice x."""
-from course.awaits import bounded
+from course.async_checks import bounded, start
 
-got = await bounded(double_async(2))
+got = await bounded(double_async, 2)
 assert got == 4, f"double_async(2) returned {got!r}; expected 4"
 ### BEGIN HIDDEN TESTS
 from course.checks import stop_children
 
-got = await bounded(double_async(10), leave_no_tasks=True)
+call = start(double_async, 10)
+got = await call.result()
 assert got == 20, f"double_async(10) returned {got!r}; expected 20"
+left = await call.tasks_left(0.5)
+assert not left, f"double_async left task(s) running: {left}"
 assert not stop_children(), "double_async left a process running"
 ### END HIDDEN TESTS'''
 

@@ -68,9 +68,49 @@ def test_bounded_cancels_a_call_that_runs_too_long():
         with pytest.raises(AssertionError, match=r"_sleeps\(60\) did not finish within 0.2 s"):
             await call.result(0.2)
         assert time.monotonic() - began < 5
-        assert call.task.cancelled()
+        assert await call.ended(5) == "cancelled"
 
     asyncio.run(main())
+
+
+def test_an_answer_that_blocks_its_loop_costs_its_bound_not_the_kernel():
+    """The answer runs in a loop of its own: time.sleep there leaves the test's loop free,
+    and a second check of the same answer, while the first still runs, fails at once."""
+
+    async def blocks():
+        time.sleep(3)
+
+    async def main():
+        ticks = []
+        ticker = asyncio.get_running_loop().call_later(0.05, ticks.append, 1)
+        began = time.monotonic()
+        with pytest.raises(AssertionError, match=r"blocks\(\) did not finish within 0.3 s"):
+            await bounded(blocks, seconds=0.3)
+        assert ticks == [1], "the test's own loop was blocked by the answer"
+        with pytest.raises(AssertionError, match="was not called: an earlier call of it has been running"):
+            await bounded(blocks)
+        ticker.cancel()
+        return time.monotonic() - began
+
+    assert asyncio.run(main()) < 3, "the checks waited for the blocked answer"
+
+
+def test_tasks_left_names_what_an_answer_left_running():
+    async def leaves():
+        asyncio.get_running_loop().create_task(asyncio.sleep(60), name="forgotten")
+        return 1
+
+    async def cancels():
+        task = asyncio.get_running_loop().create_task(asyncio.sleep(60))
+        task.cancel()
+        return 2
+
+    async def main():
+        left, clean = start(leaves), start(cancels)
+        assert (await left.result(), await clean.result()) == (1, 2)
+        return await left.tasks_left(0.2), await clean.tasks_left(0.2)
+
+    assert asyncio.run(main()) == (["sleep"], [])
 
 
 def test_bounded_gives_up_on_a_task_that_swallows_cancellation():
@@ -80,10 +120,9 @@ def test_bounded_gives_up_on_a_task_that_swallows_cancellation():
         with pytest.raises(AssertionError, match="must let CancelledError propagate"):
             await call.result(0.1)
         assert time.monotonic() - began < 5  # 0.1 s, then the 2 s a cancelled task gets to end
-        assert not call.task.done()
-        call.task.cancel()  # the second cancellation goes through
-        await asyncio.wait({call.task}, timeout=5)
-        assert call.task.cancelled()
+        assert not call.done()
+        call.cancel()  # the second cancellation goes through
+        assert await call.ended(5) == "cancelled"
 
     asyncio.run(main())
 

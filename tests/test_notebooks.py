@@ -54,7 +54,7 @@ def test_exercise_structure(assignment):
         assert grade_id == grade_id.lower(), f"answer cell ids are lower case: {grade_id}"
         assert "### BEGIN SOLUTION" in text and "### END SOLUTION" in text, f"{grade_id}: no solution markers"
         before = text.split("### BEGIN SOLUTION")[0]
-        assert re.search(r"^\s*(def|class) ", before, re.M), (
+        assert re.search(r"^\s*(async\s+def|def|class) ", before, re.M), (
             f"{grade_id}: the signature (def or class line) must stand before the solution markers, "
             "so that students keep it"
         )
