@@ -3,8 +3,6 @@ reports it in Python's own traceback format, not IPython's default with context 
 
 from __future__ import annotations
 
-import re
-
 import support
 
 
@@ -17,6 +15,6 @@ def test_a_failing_test_cell_shows_a_plain_traceback(kernel_factory, tmp_path):
     errors = {cell.metadata.nbgrader["grade_id"]: output for cell in support.test_cells(graded)
               for output in cell.outputs if output.output_type == "error"}
     assert list(errors) == ["test_double"], f"expected only test_double to fail: {list(errors)}"
-    lines = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors["test_double"].traceback)).splitlines()
+    lines = support.plain_traceback(errors["test_double"]).splitlines()
     assert lines[0] == "Traceback (most recent call last):", f"expected Python's traceback format:\n{lines}"
     assert lines[-1].startswith("AssertionError"), lines

@@ -32,6 +32,7 @@ from support.courses import (
     error_tracebacks,
     execution_seconds,
     forked_cpu_seconds,
+    plain_traceback,
     stderr_of,
 )
 from support.kernels import (
@@ -113,6 +114,7 @@ __all__ = [
     'nbgrader_meta',
     'needed_answers',
     'only_needed_answers',
+    'plain_traceback',
     'read',
     'release_notebook',
     'schedule',

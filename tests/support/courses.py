@@ -228,10 +228,15 @@ def error_tracebacks(cells: Iterable[NotebookNode]) -> str:
         parts.append(f"--- cell {cell.get('id', '?')}")
         for out in cell.outputs:
             if out.output_type == "error":
-                parts.append(_ANSI.sub("", "\n".join(out.traceback)))
+                parts.append(plain_traceback(out))
             elif out.output_type == "stream" and out.name == "stderr":
                 parts.append(out.text)
     return "\n".join(parts)
+
+
+def plain_traceback(output: NotebookNode) -> str:
+    """An error output's traceback as plain text, without the terminal colours IPython adds."""
+    return _ANSI.sub("", "\n".join(output.traceback))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
