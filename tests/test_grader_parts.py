@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -277,6 +278,65 @@ def test_process_set_finds_a_family_and_not_older_children(reap):
     assert older.pid not in found.pids(), "a child the grader had before is not the notebook's"
     usage = found.usage()
     assert usage.processes == 4 and usage.tasks >= 4 and usage.rss_bytes > 4 * 2**10
+
+
+def test_process_set_by_user_counts_that_users_processes_and_no_others(reap):
+    """A kernel of its own user: every process of that user is the notebook's, wherever it
+    moved, and nobody else's is (the table reads only that user's processes)."""
+    if os.geteuid() != 0:
+        # An ordinary user cannot start processes as another: check the set of this user.
+        family = _family(2)
+        reap.append(family)
+        mine = processes.ProcessSet(os.getuid(), lambda: [])
+        _until(lambda: {family.pid, *psutil.Process(family.pid).children()} <= set(mine.pids()), "the family")
+        assert 1 not in mine.pids(), "init is not this user's"
+        return
+    uid = 1_999_999_999  # the grader's own users start at 2,000,000,000
+    family = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"], user=uid, group=uid, extra_groups=[],
+                              start_new_session=True)
+    reap.append(family)
+    theirs = processes.ProcessSet(uid, lambda: [])
+    _until(lambda: len(theirs.pids()) == 3, "the shell and its two children")
+    assert set(theirs.pids()) == {family.pid, *(child.pid for child in psutil.Process(family.pid).children())}
+    assert theirs.usage().processes == 3
+    assert not set(theirs.pids()) & set(processes.ProcessSet(0, lambda: []).pids()), "root's set took theirs"
+
+
+def test_reap_adopted_collects_ended_children_but_not_those_kept():
+    ended = [subprocess.Popen(["true"]) for _ in range(2)]
+
+    def zombie(pid: int) -> bool:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    _until(lambda: all(zombie(child.pid) for child in ended), "two children ended, not yet waited for")
+    processes.reap_adopted(keep=[ended[0].pid])
+    assert zombie(ended[0].pid), "a child someone waits for was collected"
+    assert not psutil.pid_exists(ended[1].pid), "an ended child was not collected"
+    ended[0].wait(WAIT)
+
+
+def test_reap_adopted_reads_no_process_table_while_no_child_has_ended():
+    """The watchdog asks five times a second; while nothing has ended (nearly always) the
+    answer costs one system call, not a read of every process on the machine. In a process
+    of its own, whose only child is known."""
+    script = textwrap.dedent("""
+        import os, signal, subprocess, time
+        from grader import processes
+        reads = []
+        table = processes._table
+        processes._table = lambda *args: reads.append(1) or table(*args)
+        child = subprocess.Popen(["sleep", "60"])
+        processes.reap_adopted()
+        print("running:", len(reads))
+        os.kill(child.pid, signal.SIGKILL)
+        while open(f"/proc/{child.pid}/stat").read().split(")")[-1].split()[0] != "Z":
+            time.sleep(0.01)
+        processes.reap_adopted()
+        print("ended:", len(reads), os.path.exists(f"/proc/{child.pid}"))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=WAIT,
+                          check=False)
+    assert done.stdout.split("\n")[:2] == ["running: 0", "ended: 1 False"], done.stdout + done.stderr
 
 
 def test_end_all_ends_the_family_even_when_it_ignores_sigterm(reap, tmp_path):
