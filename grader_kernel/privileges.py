@@ -9,7 +9,6 @@ calling is worth it; nothing happens on import.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 import sys
@@ -49,7 +48,9 @@ def available() -> bool:
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    # The process's own symbols, libc's among them (Linux only calls this), as landlock.py
+    # does: ctypes.util.find_library runs `ldconfig -p` in a subprocess at every kernel start.
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
