@@ -390,6 +390,37 @@ def can_pin() -> bool:
     return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
 
 
+def _stop_replacing_workers(timeout: float) -> None:
+    """Stop the worker handlers of the process pools still running, so that the workers
+    about to be ended stay ended.
+
+    A ``multiprocessing`` Pool's handler thread starts a new worker for each one that exits,
+    until the pool is terminated: a pool that an earlier answer left open would otherwise
+    refill itself, and every later test would find processes left running that are not its
+    answer's. ``Pool.terminate()`` would do it too, but waits for each worker without a
+    time limit. The handler (``Pool._handle_workers``, the same in Python 3.11 to 3.14)
+    checks its thread's ``_state`` before each round, and wakes on the pool's change
+    notifier. Thread pools are left alone: their workers are threads.
+    """
+    handle_workers = getattr(multiprocessing.pool.Pool, "_handle_workers", None)
+    handlers = [thread for thread in threading.enumerate()
+                if handle_workers is not None and getattr(thread, "_target", None) == handle_workers
+                and getattr(thread, "_state", None) != multiprocessing.pool.TERMINATE
+                and thread._args[3] is not multiprocessing.pool.ThreadPool.Process]  # type: ignore[attr-defined]
+    pools = [list(handler._args[5]) for handler in handlers]  # type: ignore[attr-defined]  # their workers
+    for handler in handlers:
+        handler._state = multiprocessing.pool.TERMINATE  # type: ignore[attr-defined]
+        handler._args[13].put(None)  # type: ignore[attr-defined]  # the change notifier
+    for handler in handlers:
+        handler.join(timeout)
+    # A stopped handler sends each idle worker the pool's end-of-work sentinel: let those
+    # exit on their own (a worker ended while it waits for a task dies holding the pool's
+    # queue lock, and the pool's finalizer then waits for that lock when the kernel exits).
+    deadline = time.monotonic() + min(timeout, 1.0)
+    for worker in (worker for pool in pools for worker in pool):
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
 def stop_children(timeout: float = 5.0) -> list[str]:
     """Terminate the ``multiprocessing`` children still running; return their names.
 
@@ -398,6 +429,8 @@ def stop_children(timeout: float = 5.0) -> list[str]:
     """
     with _tracker_settled():
         alive = multiprocessing.active_children()
+        _stop_replacing_workers(timeout)
+        alive += [child for child in multiprocessing.active_children() if child not in alive]
         for child in alive:
             child.terminate()
         for child in alive:

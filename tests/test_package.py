@@ -300,6 +300,29 @@ def test_stop_children():
     assert stop_children() == []
 
 
+def test_stop_children_ends_a_pool_left_open_for_good():
+    """A Pool's handler replaces each worker that exits until the pool is terminated:
+    stop_children stops it, so the workers stay ended, and the process can still exit.
+    A thread pool beside it keeps working. In a process of its own (pools outlive a test)."""
+    probe = textwrap.dedent("""
+        import multiprocessing, multiprocessing.pool, time
+        from course import workers
+        from course.checks import stop_children
+        left_open = multiprocessing.Pool(3)
+        assert left_open.apply(workers.square, (3,)) == 9
+        threads = multiprocessing.pool.ThreadPool(2)
+        print(len(stop_children()))
+        time.sleep(1)
+        print(len(multiprocessing.active_children()), threads.map(abs, [-1, -2]))
+        threads.close()
+        threads.join()
+    """)
+    # About a second; 60 s only bounds a hang at exit.
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["3", "0 [1, 2]"], "expected the 3 workers stopped and not replaced"
+
+
 def test_captured_fd_catches_a_child_traceback():
     spawn = multiprocessing.get_context("spawn")
     p = spawn.Process(target=workers.exit_with, args=("a message, not a code",))

@@ -79,6 +79,7 @@ def target_notebook() -> NotebookNode:
         cell('def square(x):\n    """Return x * x."""\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION',
              "square", solution=True),
         cell('"""Check that square(x) returns x * x."""\nfrom course.checks import call_with_timeout, stop_children\n\n'
+             "stop_children()  # what earlier cells left running is not square's\n"
              'assert call_with_timeout(square, 3) == 9, "square(3) was not 9; expected 9"\n### BEGIN HIDDEN TESTS\n'
              "for x in (0, -4, 12):\n    got = call_with_timeout(square, x)\n"
              '    assert type(got) is int and got == x * x, f"square({x}) returned {got!r}; expected {x * x}"\n'
