@@ -23,6 +23,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     cache_alembic_head()  # for the gradebooks tests make in-process
+    config.addinivalue_line("markers", "reference_matrix: parametrize assignment, python_minor and start_method "
+                                       "jointly, by support.reference_runs")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,6 +93,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize by what this checkout and machine have, so new notebooks need no test code."""
     explicit = set()
+    if metafunc.definition.get_closest_marker("reference_matrix"):
+        metafunc.parametrize("assignment, python_minor, start_method",
+                             support.reference_runs(support.assignments(), list(PYTHONS)),
+                             ids=lambda value: str(value))
+        explicit.update(("assignment", "python_minor", "start_method"))
     for marker in metafunc.definition.iter_markers("parametrize"):
         names = marker.args[0]
         explicit.update(n.strip() for n in (names.split(",") if isinstance(names, str) else names))

@@ -13,11 +13,13 @@ import os
 from unittest import mock
 
 import nbformat.v4 as v4
+import pytest
 from nbclient import NotebookClient
 
 import support
 
 
+@pytest.mark.reference_matrix  # the Pythons and start methods of support.reference_runs
 def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_method, kernel_factory, course_factory,
                                              tmp_path):
     kernel = kernel_factory(python_minor, start_method)

@@ -41,6 +41,40 @@ ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_m
 NOTEBOOK_SECONDS = 40.0
 
 
+# The reference matrix (test_autograde.py): which start methods each notebook is graded under
+# on each Python. Every pair would be 72 gradings of the reference and the blank, a third of
+# the suite's CPU; this covering keeps what each pair could catch:
+# - a notebook that starts processes runs under every start method on the first Python (the
+#   answers' one), and on each later Python under fork (3.12 and 3.13 warn about fork in a
+#   process with threads, which costs a test cell its points) and under one of spawn and
+#   forkserver, the other on the other Python, alternating from notebook to notebook: every
+#   notebook meets each start method on at least two Pythons, and each of the nine pairs is
+#   met by half the notebooks or more;
+# - a notebook that starts no process (PROCESS_FREE: the default start method cannot matter
+#   to it, and test_notebooks.py checks that its cells name nothing that starts one) runs
+#   once per Python, under a different start method each time.
+# COURSE_FULL_MATRIX=1 grades every pair.
+PROCESS_FREE = ("05_locks_and_queues", "06_thread_pools")
+
+
+def reference_runs(assignments_: list[str], pythons: list[str], methods: tuple[str, ...] = METHODS,
+                   full: bool = bool(os.environ.get("COURSE_FULL_MATRIX"))) -> list[tuple[str, str, str]]:
+    """(assignment, Python, start method) for each grading of the reference matrix."""
+    runs = []
+    for index, assignment in enumerate(assignments_):
+        for rank, python in enumerate(pythons):
+            if full:
+                chosen = list(methods)
+            elif assignment in PROCESS_FREE:
+                chosen = [methods[rank % len(methods)]]
+            elif rank == 0 or len(methods) < 3:
+                chosen = list(methods)
+            else:
+                chosen = [methods[0], methods[1 + (index + rank) % (len(methods) - 1)]]
+            runs += [(assignment, python, method) for method in chosen]
+    return runs
+
+
 # --- the course's notebooks ---------------------------------------------------------------
 
 
