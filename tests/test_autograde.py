@@ -1,10 +1,11 @@
 """Each assignment, on every Python and start method: the source notebook runs cleanly and
 in time, autograding it as a submission gives full marks, and the untouched release gives 0.
 
-The untouched release is graded whole on the Python and start method of the answer corpus
-(the default a grader gets), and without its demonstrations on the others: its score is
-the hidden tests' verdict on the unanswered stubs, and its demonstrations (which cost as
-much CPU as the reference's) only run on to the first stub they call.
+The untouched release is graded once on each Python (support.grades_blank): whole on the
+Python and start method of the answer corpus (the default a grader gets), and without its
+demonstrations on the others: its score is the hidden tests' verdict on the unanswered
+stubs, and its demonstrations (which cost as much CPU as the reference's) only run on to
+the first stub they call.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
     kernel = kernel_factory(python_minor, start_method)
     course = course_factory(assignment, tmp_path / "course")
     course.submit(assignment, "reference", support.read(support.source_notebook(assignment)))
-    blank_notebook = support.read(support.release_notebook(assignment))
-    if (python_minor, start_method) != (support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]):
-        blank_notebook = support.without_demonstrations(blank_notebook)
-    course.submit(assignment, "blank", blank_notebook)
+    blank = support.grades_blank(assignment, start_method)
+    if blank:
+        blank_notebook = support.read(support.release_notebook(assignment))
+        if (python_minor, start_method) != (support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]):
+            blank_notebook = support.without_demonstrations(blank_notebook)
+        course.submit(assignment, "blank", blank_notebook)
     course.autograde(assignment, kernel)
 
     # The source notebook, run top to bottom by the grader: no errors, in time.
@@ -57,14 +60,14 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
     lost = {cell: score for cell, score in reference.items() if cell in autograded and score[0] != score[1]}
     assert lost == {}, f"the reference answers lost points: {lost}"
 
-    blank = course.scores(assignment, "blank")
-    for exercise, tests in support.exercises(graded).items():
-        earned = sum(blank[test][0] for test in tests)
+    blank_scores = course.scores(assignment, "blank") if blank else {}
+    for exercise, tests in support.exercises(graded).items() if blank else ():
+        earned = sum(blank_scores[test][0] for test in tests)
         assert earned == 0, f"the untouched release notebook earned {earned} points on {exercise}; expected 0"
     print(f"{assignment} on Python {python_minor} with {start_method}: ran in {seconds:.1f} s; "
           f"reference {sum(reference[c][0] for c in autograded):g}/{sum(reference[c][1] for c in autograded):g} "
           "on the autograded cells, "
-          f"blank {sum(s for s, _ in blank.values()):g}")
+          + (f"blank {sum(s for s, _ in blank_scores.values()):g}" if blank else "blank not graded in this run"))
 
 
 def test_kernels_run_the_python_and_start_method_they_claim(python_minor, start_method, kernel_factory, tmp_path):

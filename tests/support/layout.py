@@ -44,12 +44,11 @@ NOTEBOOK_SECONDS = 40.0
 # The reference matrix (test_autograde.py): which start methods each notebook is graded under
 # on each Python. Every pair would be 72 gradings of the reference and the blank, a third of
 # the suite's CPU; this covering keeps what each pair could catch:
-# - a notebook that starts processes runs under every start method on the first Python (the
-#   answers' one), and on each later Python under fork (3.12 and 3.13 warn about fork in a
-#   process with threads, which costs a test cell its points) and under one of spawn and
-#   forkserver, the other on the other Python, alternating from notebook to notebook: every
-#   notebook meets each start method on at least two Pythons, and each of the nine pairs is
-#   met by half the notebooks or more;
+# - a notebook that starts processes runs on each Python under fork (3.12 and 3.13 warn about
+#   fork in a process with threads, which costs a test cell its points) and under one of
+#   spawn and forkserver, taking turns from Python to Python and starting from notebook to
+#   notebook with the other: every notebook meets every start method, and each of the nine
+#   pairs is met by half the notebooks or more;
 # - a notebook that starts no process (PROCESS_FREE: the default start method cannot matter
 #   to it, and test_notebooks.py checks that its cells name nothing that starts one) runs
 #   once per Python, under a different start method each time.
@@ -67,12 +66,19 @@ def reference_runs(assignments_: list[str], pythons: list[str], methods: tuple[s
                 chosen = list(methods)
             elif assignment in PROCESS_FREE:
                 chosen = [methods[rank % len(methods)]]
-            elif rank == 0 or len(methods) < 3:
+            elif len(methods) < 3:
                 chosen = list(methods)
             else:
                 chosen = [methods[0], methods[1 + (index + rank) % (len(methods) - 1)]]
             runs += [(assignment, python, method) for method in chosen]
     return runs
+
+
+def grades_blank(assignment: str, method: str, methods: tuple[str, ...] = METHODS) -> bool:
+    """Whether a run of the reference matrix grades the untouched release too: once per Python,
+    in its run under the first start method (a process-free notebook's only run). Its stubs
+    raise before they could start anything, so its zero cannot depend on the start method."""
+    return assignment in PROCESS_FREE or method == methods[0] or bool(os.environ.get("COURSE_FULL_MATRIX"))
 
 
 # --- the course's notebooks ---------------------------------------------------------------
