@@ -265,12 +265,12 @@ class WatchedFetchAsync:
         self.finished: list[tuple[str, Any]] = []  # (url, body or exception or "cancelled"), in finishing order
         self.running: list[str] = []  # the urls of the calls not finished yet
         self.peak = 0  # the most calls running at once
-        self.threads: set[int] = set()
+        self.threads: set[threading.Thread] = set()  # threads, not idents: an ended thread's ident is reused
 
     async def __call__(self, url: str, *args: Any, **kwargs: Any) -> bytes:
         self.urls.append(url)
         self.running.append(url)
-        self.threads.add(threading.get_ident())
+        self.threads.add(threading.current_thread())
         self.peak = max(self.peak, len(self.running))
         outcome: Any = "cancelled"
         try:
@@ -340,7 +340,7 @@ class BlockingCalls:
         count = len(self.values)
         self.barrier = threading.Barrier(max(count, 1))
         self.returned = [threading.Event() for _ in range(count)]
-        self.threads: list[int | None] = [None] * count
+        self.threads: list[threading.Thread | None] = [None] * count
         self.calls = [0] * count
         self.met = False  # whether all of them were running at once
         self.loop_free = [False] * count  # whether the event loop ran a callback while call i waited for it
@@ -357,7 +357,7 @@ class BlockingCalls:
         def call() -> Any:
             with self._lock:
                 self.calls[i] += 1
-                self.threads[i] = threading.get_ident()
+                self.threads[i] = threading.current_thread()
             try:
                 self.barrier.wait(self.seconds)
                 self.met = True

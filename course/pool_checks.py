@@ -214,8 +214,8 @@ class ExecutorWatch:
     """Inside ``with ExecutorWatch(first_last=n) as watch:``, watch every ``ThreadPoolExecutor``.
 
     ``watch.made`` lists the ``max_workers`` each one was given (``None`` when left out);
-    ``watch.submitted`` counts the tasks submitted, ``watch.threads`` holds the ids of the
-    threads that ran them. With ``first_last=n`` (and ``n > 1``),
+    ``watch.submitted`` counts the tasks submitted, ``watch.threads`` holds the threads that
+    ran them. With ``first_last=n`` (and ``n > 1``),
     the first task submitted to each executor finishes only once ``n`` tasks have been
     submitted to it and the others' futures are done, or ``seconds`` have passed: it needs a
     pool of two threads or more, else it waits for the bound.
@@ -226,7 +226,7 @@ class ExecutorWatch:
         self.seconds = seconds
         self.made: list[int | None] = []
         self.submitted = 0
-        self.threads: set[int] = set()
+        self.threads: set[threading.Thread] = set()  # threads, not idents: an ended thread's ident is reused
         self._futures: dict[int, list[Future[Any]]] = {}
         self._executors: list[ThreadPoolExecutor] = []  # kept alive, so that no two share an id()
         self._lock = threading.Lock()
@@ -261,7 +261,7 @@ class ExecutorWatch:
     def _noted(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def task(*args: Any, **kwargs: Any) -> Any:
             with self._lock:
-                self.threads.add(threading.get_ident())
+                self.threads.add(threading.current_thread())
             return fn(*args, **kwargs)
 
         return task
@@ -511,14 +511,16 @@ class WatchedFetch:
         self.plain = course.net.fetch
         self.urls: list[str] = []  # the url of each call, in call order
         self.outcomes: dict[str, list[Any]] = {}  # url -> what each call of it returned or raised
-        self.threads: set[int] = set()  # the ids of the threads that called it
+        # The threads that called it: Thread objects, not idents, since a new thread often gets the
+        # ident of one that has ended (two downloads one after another in two threads counted as one).
+        self.threads: set[threading.Thread] = set()
         self.running = self.peak = 0
         self._lock = threading.Lock()
 
     def __call__(self, url: str, *args: Any, **kwargs: Any) -> bytes:
         with self._lock:
             self.urls.append(url)
-            self.threads.add(threading.get_ident())
+            self.threads.add(threading.current_thread())
             self.running += 1
             self.peak = max(self.peak, self.running)
         outcome: Any = None

@@ -263,7 +263,18 @@ def test_watched_fetches_records_calls_and_restores_names():
     assert namespace == {"fetch": fetch, "other": len} and course.net.fetch is fetch
     assert watch.urls == [good, bad] and watch.outcomes[good] == [b"/a"]
     assert isinstance(watch.outcomes[bad][0], HTTPStatusError)
-    assert watch.peak == 1 and watch.running == 0 and watch.threads == {threading.get_ident()}
+    assert watch.peak == 1 and watch.running == 0 and watch.threads == {threading.current_thread()}
+
+
+def test_watched_fetches_count_threads_that_ran_one_after_another():
+    """A thread that starts after another has ended often gets its ident: counting idents, a
+    wrong first_done of 06 (a thread per url) was counted as one thread on 1 grading of 5."""
+    with GatedServer() as server, watched_fetches({}) as watch:
+        for path in ("/a", "/b", "/c"):
+            thread = threading.Thread(target=watch, args=(server.url(path),))
+            thread.start()
+            thread.join(30)
+    assert len(watch.threads) == 3, f"expected 3 threads, one per download; counted {len(watch.threads)}"
 
 
 def test_threads_left_waits_for_new_threads_and_names_stragglers():
