@@ -403,8 +403,10 @@ def _stop_replacing_workers(timeout: float) -> None:
     notifier. Thread pools are left alone: their workers are threads.
     """
     handle_workers = getattr(multiprocessing.pool.Pool, "_handle_workers", None)
+    if handle_workers is None:
+        return
     handlers = [thread for thread in threading.enumerate()
-                if handle_workers is not None and getattr(thread, "_target", None) == handle_workers
+                if getattr(thread, "_target", None) == handle_workers
                 and getattr(thread, "_state", None) != multiprocessing.pool.TERMINATE
                 and thread._args[3] is not multiprocessing.pool.ThreadPool.Process]  # type: ignore[attr-defined]
     pools = [list(handler._args[5]) for handler in handlers]  # type: ignore[attr-defined]  # their workers

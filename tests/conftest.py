@@ -95,8 +95,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     explicit = set()
     if metafunc.definition.get_closest_marker("reference_matrix"):
         metafunc.parametrize("assignment, python_minor, start_method",
-                             support.reference_runs(support.assignments(), list(PYTHONS)),
-                             ids=lambda value: str(value))
+                             support.reference_runs(support.assignments(), list(PYTHONS)))
         explicit.update(("assignment", "python_minor", "start_method"))
     for marker in metafunc.definition.iter_markers("parametrize"):
         names = marker.args[0]

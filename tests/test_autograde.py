@@ -60,14 +60,16 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
     lost = {cell: score for cell, score in reference.items() if cell in autograded and score[0] != score[1]}
     assert lost == {}, f"the reference answers lost points: {lost}"
 
-    blank_scores = course.scores(assignment, "blank") if blank else {}
-    for exercise, tests in support.exercises(graded).items() if blank else ():
-        earned = sum(blank_scores[test][0] for test in tests)
-        assert earned == 0, f"the untouched release notebook earned {earned} points on {exercise}; expected 0"
+    shown = "blank not graded in this run"
+    if blank:
+        blank_scores = course.scores(assignment, "blank")
+        for exercise, tests in support.exercises(graded).items():
+            earned = sum(blank_scores[test][0] for test in tests)
+            assert earned == 0, f"the untouched release notebook earned {earned} points on {exercise}; expected 0"
+        shown = f"blank {sum(s for s, _ in blank_scores.values()):g}"
     print(f"{assignment} on Python {python_minor} with {start_method}: ran in {seconds:.1f} s; "
           f"reference {sum(reference[c][0] for c in autograded):g}/{sum(reference[c][1] for c in autograded):g} "
-          "on the autograded cells, "
-          + (f"blank {sum(s for s, _ in blank_scores.values()):g}" if blank else "blank not graded in this run"))
+          f"on the autograded cells, {shown}")
 
 
 def test_kernels_run_the_python_and_start_method_they_claim(python_minor, start_method, kernel_factory, tmp_path):

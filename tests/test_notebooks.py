@@ -119,7 +119,6 @@ def test_answer_corpus_covers_every_exercise(assignment):
             support.with_answers(nb, [answer])  # every cell it fills exists
 
 
-
 # What starts a process in a notebook's code: multiprocessing's processes and pools (not its
 # ThreadPool), process executors, subprocesses, os.fork and the exec family, start-method and
 # context choices, asyncio's executors and subprocesses, and subinterpreters.
@@ -128,23 +127,24 @@ STARTS_A_PROCESS = re.compile(
     r"|\b(get_context|set_start_method|run_in_executor|create_subprocess_\w+)\b|\binterpreters\b|\bPopen\b")
 
 
+def _process_starts(assignment: str) -> dict[str, str]:
+    """Each code cell of the source notebook that names something that starts a process: what it names."""
+    nb = support.read(support.source_notebook(assignment))
+    return {f"{assignment} cell {index}": found.group() for index, cell in enumerate(nb.cells)
+            if cell.cell_type == "code" and (found := STARTS_A_PROCESS.search(cell.source))}
+
+
 def test_process_free_notebooks_name_nothing_that_starts_a_process():
     """support.reference_runs grades a notebook of PROCESS_FREE once per Python, under one start
     method each time, since the start method cannot matter to a notebook that starts no
     process. Its code cells, hidden tests included, must name nothing that could start one."""
     assert set(support.PROCESS_FREE) <= set(support.assignments()), "PROCESS_FREE names a notebook that is not there"
-    found = {}
-    for assignment in support.PROCESS_FREE:
-        nb = support.read(support.source_notebook(assignment))
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type == "code" and STARTS_A_PROCESS.search(cell.source):
-                found[f"{assignment} cell {index}"] = STARTS_A_PROCESS.search(cell.source).group()
+    found = {cell: name for assignment in support.PROCESS_FREE for cell, name in _process_starts(assignment).items()}
     assert not found, f"expected no process started in these notebooks, but their cells name: {found}"
 
 
 def test_what_starts_a_process_is_recognised():
     notebooks = [a for a in support.assignments() if a not in support.PROCESS_FREE]
-    starting = [a for a in notebooks if any(c.cell_type == "code" and STARTS_A_PROCESS.search(c.source)
-                                            for c in support.read(support.source_notebook(a)).cells)]
+    starting = [a for a in notebooks if _process_starts(a)]
     assert starting == notebooks, f"expected every notebook outside PROCESS_FREE to start processes: {starting}"
     assert not STARTS_A_PROCESS.search("from multiprocessing.pool import ThreadPool\nwith ThreadPool(4) as pool:")

@@ -54,10 +54,11 @@ NOTEBOOK_SECONDS = 40.0
 #   once per Python, under a different start method each time.
 # COURSE_FULL_MATRIX=1 grades every pair.
 PROCESS_FREE = ("05_locks_and_queues", "06_thread_pools")
+FULL_MATRIX = bool(os.environ.get("COURSE_FULL_MATRIX"))
 
 
 def reference_runs(assignments_: list[str], pythons: list[str], methods: tuple[str, ...] = METHODS,
-                   full: bool = bool(os.environ.get("COURSE_FULL_MATRIX"))) -> list[tuple[str, str, str]]:
+                   full: bool = FULL_MATRIX) -> list[tuple[str, str, str]]:
     """(assignment, Python, start method) for each grading of the reference matrix."""
     runs = []
     for index, assignment in enumerate(assignments_):
@@ -78,7 +79,7 @@ def grades_blank(assignment: str, method: str, methods: tuple[str, ...] = METHOD
     """Whether a run of the reference matrix grades the untouched release too: once per Python,
     in its run under the first start method (a process-free notebook's only run). Its stubs
     raise before they could start anything, so its zero cannot depend on the start method."""
-    return assignment in PROCESS_FREE or method == methods[0] or bool(os.environ.get("COURSE_FULL_MATRIX"))
+    return assignment in PROCESS_FREE or method == methods[0] or FULL_MATRIX
 
 
 # --- the course's notebooks ---------------------------------------------------------------
