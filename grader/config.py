@@ -69,6 +69,7 @@ def configure(c: Any) -> None:
     # Bounds on each notebook. An honest notebook of this course runs in under 20 s; a cell
     # may run for Execute.timeout. The total covers a few hung cells and kernel restarts.
     c.HardenedExecute.total_seconds = 180  # the whole notebook, restarts included
+    c.HardenedExecute.overrun_seconds = 60  # past total_seconds: the last bound, on a kernel that stops answering
     c.HardenedExecute.answer_timeout = 20  # an answer cell defines functions; it does not compute
     c.HardenedExecute.demo_timeout = 20  # a demonstration takes seconds; one that waits on a hung answer stops
     c.HardenedExecute.after_hang_timeout = 5  # a demonstration after a cell hung: it likely calls the hung answer

@@ -124,6 +124,10 @@ class HardenedExecute(Execute):
     disk_mb = Integer(1024, help=(
         "Megabytes of files the notebook may write in all (its folder, its temporary folder, and "
         "on Linux as root its shared memory); more ends its processes.")).tag(config=True)
+    overrun_seconds = Float(60.0, help=(
+        "Seconds past total_seconds after which the grader stops waiting for a kernel that "
+        "answers no more (every wait has its own bound; this is the last one): the cell it "
+        "was in and the rest score 0, and the submission is flagged.")).tag(config=True)
     demo_timeout = Integer(20, help=(
         "Seconds a cell that carries no points and is not locked (a demonstration) may run. "
         "The course's demonstrations take a few seconds even on a busy machine; one that "
@@ -280,7 +284,28 @@ class HardenedExecute(Execute):
                              self.sandbox, self.sealed_tests)
 
     def _run_sync(self, run: Run) -> None:
-        run_sync(self._execute_notebook)(run)
+        run_sync(self._execute_within_bound)(run)
+
+    async def _execute_within_bound(self, run: Run) -> None:
+        """:meth:`_execute_notebook`, given up ``overrun_seconds`` after the notebook's time.
+
+        Each wait inside has a bound (the cell's timeout, the kernel's start), so this one
+        should never be reached; it is the grader's promise that a kernel which answers some
+        messages and never others cannot keep a submission waiting without a grade.
+        """
+        task = asyncio.ensure_future(self._execute_notebook(run))
+        done, _ = await asyncio.wait([task], timeout=max(run.remaining(), 0.0) + self.overrun_seconds)
+        if task in done:
+            task.result()
+            return
+        # Not asyncio.wait_for: it waits for the cancelled task to end, which a wait that
+        # ignores cancellation would never do. The kernel is ended after this in any case.
+        task.cancel()
+        await asyncio.wait([task], timeout=5.0)
+        why = (f"the grader stopped waiting for the kernel {self.overrun_seconds:g} s after the notebook's time "
+               f"({run.limits.total_seconds:g} s) ran out")
+        verdicts.mark_not_run(run, self.nb.cells, run.current, why)
+        run.flag("", why)
 
     async def _execute_notebook(self, run: Run) -> None:
         cells = self.nb.cells
@@ -298,6 +323,7 @@ class HardenedExecute(Execute):
             return
         need_kernel = False
         while index < len(cells):
+            run.current = index
             cell = cells[index]
             if cell.cell_type != "code" or not cell.source.strip():
                 index += 1

@@ -52,6 +52,7 @@ class Run:
     kernel_pids: set[int] = dataclasses.field(default_factory=set)
     initial_files: set[Path] = dataclasses.field(default_factory=set)  # in the submission folder
     replaying: bool = False
+    current: int = 0  # the cell the notebook is at
     cell_started: float = 0.0
     cell_timeout: float = 0.0
     timed_out: bool = False  # a cell has run past its timeout: an answer hangs

@@ -4,15 +4,18 @@ a Grading note that says so (grader.execute.HardenedExecute.start_attempts)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import sys
+import time
 from unittest import mock
 
 import pytest
 from jupyter_client.connect import LocalPortCache
 
 import support
+from grader.execute import HardenedExecute
 
 
 def honest_course(tmp_path, kernel_name="python3"):
@@ -76,3 +79,36 @@ def test_a_kernel_that_never_starts_scores_zero_with_a_note(kernel_name, kernel_
     errors = support.error_outputs(support.test_cells(graded))
     assert errors and all(error.startswith("CellNotRun") for _, error in errors), (
         f"expected every test to say it was not run: {errors}")
+
+
+def test_a_kernel_that_stops_answering_is_given_up_after_the_notebooks_time(kernel_factory, tmp_path):
+    course = honest_course(tmp_path)
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    with open(course.path / "nbgrader_config.py", "a") as config:
+        config.write("\nc.HardenedExecute.total_seconds = 4\nc.HardenedExecute.overrun_seconds = 2\n")
+    # From test_add on, the kernel never answers and the cell's own timeout never fires: a
+    # wait that nothing else bounds (what _run_cell does for the other cells is unchanged).
+    real = HardenedExecute._run_cell
+
+    async def stops_answering(self, run, cell, index):
+        if support.nbgrader_meta(cell).get("grade_id") == "test_add":
+            await asyncio.Event().wait()
+        return await real(self, run, cell, index)
+
+    started = time.monotonic()
+    with mock.patch.object(HardenedExecute, "_run_cell", stops_answering):
+        course.autograde(support.TARGET, kernel)  # exits 0: nothing dropped
+    seconds = time.monotonic() - started
+
+    scores = course.scores(support.TARGET, "student")
+    assert scores["test_double"] == (2, 2), f"expected the cells before the wait to keep their marks: {scores}"
+    assert scores["test_add"][0] == scores["test_square"][0] == 0, f"expected 0 from the wait on: {scores}"
+    graded = course.autograded(support.TARGET, "student")
+    errors = {support.nbgrader_meta(cell)["grade_id"]: support.error_outputs([cell])
+              for cell in support.test_cells(graded)}
+    assert all("the grader stopped waiting for the kernel 2 s after the notebook's time (4 s)" in str(errors[test])
+               for test in ("test_add", "test_square")), f"expected each to say why it was not run: {errors}"
+    flags = report(course)["flags"]
+    assert any("stopped waiting" in flag for flag in flags.get("", [])), f"expected the submission flagged: {flags}"
+    # 4 + 2 s, and the kernel's start; generous for a busy machine, far from the test's 600 s.
+    assert seconds < 120, f"the grading took {seconds:.0f} s"
