@@ -4,6 +4,7 @@ bring (two-cell exercises, a manually graded answer) are handled without new tes
 from __future__ import annotations
 
 import nbformat.v4 as v4
+import psutil
 import pytest
 
 import support
@@ -204,3 +205,23 @@ def test_assert_messages_must_say_what_was_expected():
     assert support.assert_messages("assert x == 1, f'got {x}; expected 1'") == []
     assert support.assert_messages("raise AssertionError()") == ["line 1: AssertionError without a message"]
     assert support.assert_messages("raise AssertionError(f'{x}; expected 2')") == []
+
+
+def test_gradings_at_once_that_outlast_their_bound_say_where_they_are(kernel_factory, course_factory, tmp_path,
+                                                                        monkeypatch):
+    # A blank 01 takes seconds to grade, far longer than this bound: its grading is "stuck"
+    # for the harness, which must name where it is, and end it and its kernel.
+    monkeypatch.setattr(support.courses, "GRADING_BOUND", 1.5)
+    course = course_factory("01_processes", tmp_path / "slow")
+    course.submit("01_processes", "slow", support.student_notebook("01_processes", []))
+    with pytest.raises(AssertionError) as raised:
+        kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+        support.autograde_at_once([course], "01_processes", kernel)
+    first, _, rest = str(raised.value).partition("\n")
+    assert first.startswith("1 grading(s) still running after 1.5 s (slow); the first is in "), first
+    assert "(no stack)" not in first, first
+    assert "grading process" in rest and "Thread 0x" in rest, rest[:2000]
+    assert "its event loop's tasks" in rest and "_execute_notebook" in rest, rest[-3000:]
+    assert not (tmp_path / "slow" / "autograded" / "slow" / "01_processes" / "01_processes.ipynb").exists()
+    kernels = [p.pid for p in psutil.Process().children(recursive=True) if "kernel" in " ".join(p.cmdline())]
+    assert not kernels, f"the stuck grading's kernels are still running: {kernels}"

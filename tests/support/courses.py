@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
+import faulthandler
 import functools
 import hashlib
 import io
@@ -12,6 +15,8 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
+import sysconfig
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -95,9 +100,19 @@ class Course:
         return read(self.path / "autograded" / student / assignment / f"{assignment}.ipynb")
 
 
+# How long autograde_at_once waits for its gradings: the grader bounds a notebook at 180 s
+# (grader.config's total_seconds) plus kernel starts and clean-up, so a grading still
+# running after this is stuck outside those bounds. Generous, for a busy machine; under
+# pytest-timeout's 600 s, so that the report below, not a bare timeout, says where.
+GRADING_BOUND = 420.0
+STACKS = "grading-stacks.txt"  # in each course: its grading process's threads, written on SIGUSR1
+TASKS = "grading-tasks.txt"  # and the tasks of the event loop running in its main thread, on SIGUSR2
+
+
 def autograde_at_once(courses: Sequence[Course], assignment: str, kernel: KernelSetup) -> None:
     """``nbgrader autograde`` in every one of ``courses`` at the same time, each in a process of
-    its own; fail with the log of the first that does not succeed.
+    its own; fail with the log of the first that does not succeed, or with where each grading
+    still running after GRADING_BOUND s is stuck.
 
     For gradings that mostly wait (a wrong answer waits out its bound). The processes are
     forked from multiprocessing's fork server, started once per test worker with nbgrader's
@@ -114,24 +129,76 @@ def autograde_at_once(courses: Sequence[Course], assignment: str, kernel: Kernel
     futures = []
     try:
         futures = [pool.submit(_autograde, course.path, assignment, env) for course in courses]
+        _, pending = concurrent.futures.wait(futures, timeout=GRADING_BOUND)
+        if pending:
+            raise AssertionError(_stuck_report(pool, [course for course, future in zip(courses, futures, strict=True)
+                                                      if future in pending]))
         for done in futures:
             _forked_cpu_seconds += done.result()
     finally:
         if not all(future.done() for future in futures):
-            # The wait was interrupted (the test's time bound, Ctrl-C): end the gradings and
-            # their kernels rather than wait for them. ProcessPoolExecutor can end its own
-            # processes only from Python 3.14 (terminate_workers), so through its private
-            # table of them.
-            for process in list(getattr(pool, "_processes", {}).values()):
+            # The wait was interrupted (the bound above, the test's time bound, Ctrl-C): end
+            # the gradings and their kernels rather than wait for them. ProcessPoolExecutor
+            # can end its own processes only from Python 3.14 (terminate_workers), so
+            # through its private table of them.
+            for process in _pool_processes(pool):
                 with contextlib.suppress(psutil.Error):
-                    top = psutil.Process(process.pid)
-                    for proc in [*top.children(recursive=True), top]:
+                    for proc in [*process.children(recursive=True), process]:
                         with contextlib.suppress(psutil.Error):
                             proc.kill()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _pool_processes(pool: ProcessPoolExecutor) -> list[psutil.Process]:
+    processes = []
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(psutil.Error):
+            processes.append(psutil.Process(process.pid))
+    return processes
+
+
+def _stuck_report(pool: ProcessPoolExecutor, stuck: Sequence[Course]) -> str:
+    """Where the gradings of ``stuck`` are: each grading process's threads (faulthandler's
+    dump, asked for with SIGUSR1) and the processes under it. The first line names the
+    innermost calls of the first one's main thread, since a summary shows only that line."""
+    processes = _pool_processes(pool)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGUSR1)
+            process.send_signal(signal.SIGUSR2)
+    time.sleep(1.0)
+    parts, first = [], ""
+    for course in stuck:
+        stacks = course.path / STACKS
+        text = stacks.read_text(errors="replace") if stacks.exists() else "(no stacks written)"
+        tasks = course.path / TASKS
+        first = first or _innermost(text)
+        parts.append(f"--- {course.path.name}: its grading's threads, innermost call first:\n{text[-6000:]}")
+        if tasks.exists():
+            waiting = tasks.read_text(errors="replace")[-4000:]
+            parts.append(f"--- {course.path.name}: its event loop's tasks:\n{waiting}")
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            tree = [f"{p.pid} {p.name()} {p.status()} {' '.join(p.cmdline())[:160]}"
+                    for p in [process, *process.children(recursive=True)]]
+            parts.append(f"--- grading process {process.pid} and what it started:\n" + "\n".join(tree))
+    names = ", ".join(course.path.name for course in stuck)
+    return (f"{len(stuck)} grading(s) still running after {GRADING_BOUND:g} s ({names}); the first is in {first}\n"
+            + "\n".join(parts))
+
+
+def _innermost(stacks: str) -> str:
+    """The three innermost calls outside the standard library (an event loop's select says
+    nothing) of the main thread in a faulthandler dump, on one line."""
+    block = stacks.split("Current thread", 1)[-1] if "Current thread" in stacks else stacks
+    stdlib = sysconfig.get_paths()["stdlib"]
+    calls = [(file, line, name) for file, line, name in re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)
+             if "site-packages" in file or not file.startswith(stdlib)][:3]
+    return " < ".join(f"{name} ({Path(file).name}:{line})" for file, line, name in calls) or "(no stack)"
+
+
 _forked_cpu_seconds = 0.0
+_stacks_file: io.TextIOWrapper | None = None
 
 
 def forked_cpu_seconds() -> float:
@@ -140,9 +207,25 @@ def forked_cpu_seconds() -> float:
     return _forked_cpu_seconds
 
 
+def _write_tasks(path: Path, *_: object) -> None:
+    """SIGUSR2's handler in a grading process: where each task of the running event loop
+    waits (the grader runs the notebook as coroutines; a thread dump shows only the loop)."""
+    loop = asyncio._get_running_loop()  # the handler runs in the main thread, inside the loop
+    with open(path, "w") as file:
+        for task in asyncio.all_tasks(loop) if loop is not None else ():
+            task.print_stack(file=file)
+
+
 def _autograde(path: Path, assignment: str, env: dict[str, str]) -> float:
     """The process of :func:`autograde_at_once` that grades one course; returns the CPU
-    seconds it used, its kernels' included."""
+    seconds it used, its kernels' included. SIGUSR1 writes its threads' stacks to the
+    course's STACKS file."""
+    global _stacks_file
+    previous, _stacks_file = _stacks_file, open(path / STACKS, "w")  # kept open for the handler
+    faulthandler.register(signal.SIGUSR1, file=_stacks_file, all_threads=True)
+    if previous is not None:
+        previous.close()
+    signal.signal(signal.SIGUSR2, functools.partial(_write_tasks, path / TASKS))
     before = os.times()
     Course(path).nbgrader("autograde", assignment, "--force", env=env)
     after = os.times()
