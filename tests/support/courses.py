@@ -159,8 +159,9 @@ def _pool_processes(pool: ProcessPoolExecutor) -> list[psutil.Process]:
 
 def _stuck_report(pool: ProcessPoolExecutor, stuck: Sequence[Course]) -> str:
     """Where the gradings of ``stuck`` are: each grading process's threads (faulthandler's
-    dump, asked for with SIGUSR1) and the processes under it. The first line names the
-    innermost calls of the first one's main thread, since a summary shows only that line."""
+    dump, asked for with SIGUSR1), its event loop's tasks (SIGUSR2), and the processes under
+    it. The first line names the innermost calls of the first one's main thread, since a
+    test summary shows only that line."""
     processes = _pool_processes(pool)
     for process in processes:
         with contextlib.suppress(psutil.Error):
@@ -210,16 +211,20 @@ def forked_cpu_seconds() -> float:
 def _write_tasks(path: Path, *_: object) -> None:
     """SIGUSR2's handler in a grading process: where each task of the running event loop
     waits (the grader runs the notebook as coroutines; a thread dump shows only the loop)."""
-    loop = asyncio._get_running_loop()  # the handler runs in the main thread, inside the loop
     with open(path, "w") as file:
-        for task in asyncio.all_tasks(loop) if loop is not None else ():
+        try:
+            loop = asyncio.get_running_loop()  # the handler runs in the main thread, inside the loop if any
+        except RuntimeError:
+            print("(no event loop running)", file=file)
+            return
+        for task in asyncio.all_tasks(loop):
             task.print_stack(file=file)
 
 
 def _autograde(path: Path, assignment: str, env: dict[str, str]) -> float:
     """The process of :func:`autograde_at_once` that grades one course; returns the CPU
     seconds it used, its kernels' included. SIGUSR1 writes its threads' stacks to the
-    course's STACKS file."""
+    course's STACKS file, SIGUSR2 its event loop's tasks to TASKS."""
     global _stacks_file
     previous, _stacks_file = _stacks_file, open(path / STACKS, "w")  # kept open for the handler
     faulthandler.register(signal.SIGUSR1, file=_stacks_file, all_threads=True)
