@@ -5,7 +5,8 @@ It runs a submission's notebook as nbgrader's ``Execute`` does, cell by cell in 
 and adds:
 
 * **Bounds.** A total time per notebook (each cell's timeout shrinks to what is left of
-  it), a shorter timeout for answer cells (they define functions; they do not compute),
+  it, and ``overrun_seconds`` after it the grader stops waiting whatever it waits for),
+  a shorter timeout for answer cells (they define functions; they do not compute),
   a cap on processes and threads, on memory, and on the output kept.
 * **Containment.** The kernel starts contained (:mod:`grader.sandbox`): on Linux as
   a user of its own when grading as root, in a Landlock sandbox, with none of the

@@ -1,6 +1,8 @@
 """A kernel that cannot start never costs a submission its grade silently: the grader tries
 again on fresh ports, and if the kernel still does not start, the submission scores 0 with
-a Grading note that says so (grader.execute.HardenedExecute.start_attempts)."""
+a Grading note that says so (grader.execute.HardenedExecute.start_attempts). Nor does a
+kernel that stops answering: the grader stops waiting for it ``overrun_seconds`` after the
+notebook's time."""
 
 from __future__ import annotations
 
