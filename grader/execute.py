@@ -53,6 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import zmq
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -64,7 +65,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 
 from grader import scan, verdicts
 from grader.guard import CourseGuard
-from grader.kernelmanager import SandboxedKernelManager
+from grader.kernelmanager import SEND_SECONDS, SandboxedKernelManager
 from grader.notes import notes_cell, write_report
 from grader.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
 from grader.run_state import Run, cell_kind, nbgrader_meta
@@ -380,7 +381,8 @@ class HardenedExecute(Execute):
                 await self._start_kernel(run, index)
                 return None
             except Exception as error:  # whatever stops a start: a port in use, a kernel that exits, no kernelspec
-                problem = f"{type(error).__name__}: {error}"
+                problem = (f"the kernel took no message in {SEND_SECONDS} s; another program may hold one of its "
+                           "ports" if isinstance(error, zmq.Again) else f"{type(error).__name__}: {error}")
                 self.log.warning("The kernel did not start (attempt %d of %d): %s", attempt, self.start_attempts,
                                  problem)
                 await self._end_kernel(run)

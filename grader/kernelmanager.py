@@ -8,13 +8,16 @@ import os
 import shutil
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type
 
 import grader_kernel
 from grader.config import mixed_installation
 from grader.sandbox import KernelFiles
 
-__all__ = ["SandboxedKernelManager", "check_installation", "wrap_command"]
+__all__ = ["SEND_SECONDS", "BoundedKernelClient", "SandboxedKernelManager", "check_installation", "wrap_command"]
 
 # The kernel's entry point, run by its file path (not ``-m``, which would search the
 # submission's folder first): main.py of the very grader_kernel package this process
@@ -45,9 +48,32 @@ def wrap_command(cmd: list[str], files: KernelFiles) -> list[str] | None:
     return None
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+# How long a message to the kernel may wait to be queued. A socket connected to a kernel
+# queues up to a thousand messages whether or not the kernel reads them, so a send never
+# waits, but for one case: the port is held by a socket of another kind (another kernel's,
+# when two gradings picked the same free port at once), which refuses the connection.
+# jupyter_client then sends in the grading's own thread with no bound, and waited for ever.
+SEND_SECONDS = 10
+
+
+class _BoundedSends:
+    """Sockets to the kernel whose sends raise :class:`zmq.Again` after SEND_SECONDS."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
+        sock = super()._create_connected_socket(channel, identity)  # type: ignore[misc]
+        sock.sndtimeo = SEND_SECONDS * 1000
+        return sock
+
+
+class BoundedKernelClient(_BoundedSends, AsyncKernelClient):
+    """The grader's kernel client, its sends bounded."""
+
+
+class SandboxedKernelManager(_BoundedSends, AsyncKernelManager):
     """Starts the kernel through :mod:`grader_kernel.main` when ``files`` is set."""
 
+    # Its clients' sends are bounded, as are its own (shutdown requests on the control port).
+    client_factory = Type(BoundedKernelClient, klass=AsyncKernelClient)
     files: KernelFiles | None = None
     wrapped: bool = False
 

@@ -1,8 +1,9 @@
 """A kernel that cannot start never costs a submission its grade silently: the grader tries
 again on fresh ports, and if the kernel still does not start, the submission scores 0 with
-a Grading note that says so (grader.execute.HardenedExecute.start_attempts). Nor does a
-kernel that stops answering: the grader stops waiting for it ``overrun_seconds`` after the
-notebook's time."""
+a Grading note that says so (grader.execute.HardenedExecute.start_attempts), also when a
+socket of another kind holds its port and takes no message (grader.kernelmanager.SEND_SECONDS).
+Nor does a kernel that stops answering: the grader stops waiting for it ``overrun_seconds``
+after the notebook's time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import time
 from unittest import mock
 
 import pytest
-from jupyter_client.connect import LocalPortCache
+import zmq
+from jupyter_client.client import KernelClient
+from jupyter_client.connect import ConnectionFileMixin, LocalPortCache
 
 import support
 from grader.execute import HardenedExecute
@@ -56,6 +59,47 @@ def test_a_port_taken_when_the_kernel_starts_is_retried_on_fresh_ports(kernel_fa
     scores = course.scores(support.TARGET, "student")
     assert all(score == top for score, top in scores.values()), f"expected full marks after the retry: {scores}"
     assert report(course)["notes"] == [], f"expected no Grading note for a start that succeeded: {report(course)}"
+
+
+# Without a bound on the grader's sends, this grading waited until pytest's 600 s.
+@pytest.mark.timeout(240)
+def test_a_shell_port_held_by_another_kernels_socket_is_retried_on_fresh_ports(kernel_factory, tmp_path):
+    course = honest_course(tmp_path)
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    # When two gradings pick the same free port at once, the grader's shell socket can meet
+    # another kernel's output socket (zmq PUB) while its own kernel is still starting. The
+    # PUB socket refuses it, and the grader's next send waits for a peer that never comes,
+    # in the thread that runs the grading. Here the first kernel's client is sent there
+    # (its kernel listens on its own port meanwhile, as a kernel slow to fail would).
+    context = zmq.Context()
+    taken = context.socket(zmq.PUB)
+    taken.linger = 0
+    try:
+        port = taken.bind_to_random_port("tcp://127.0.0.1")
+        real, clients = ConnectionFileMixin._make_url, []
+
+        def shell_taken_first(self, channel):
+            if channel == "shell" and isinstance(self, KernelClient):
+                if not clients:
+                    clients.append(self)
+                if self is clients[0]:
+                    return f"tcp://127.0.0.1:{port}"
+            return real(self, channel)
+
+        started = time.monotonic()
+        with mock.patch.object(ConnectionFileMixin, "_make_url", shell_taken_first):
+            log = course.autograde(support.TARGET, kernel)
+        seconds = time.monotonic() - started
+    finally:
+        taken.close()
+        context.term()
+    assert "The kernel did not start (attempt 1 of 3)" in log, f"expected a first failed start in the log:\n{log}"
+    assert "took no message" in log, f"expected the log to say the kernel took no message:\n{log}"
+    scores = course.scores(support.TARGET, "student")
+    assert all(score == top for score, top in scores.values()), f"expected full marks after the retry: {scores}"
+    # The send's bound (10 s), the second kernel's start and the notebook; generous for a
+    # busy machine.
+    assert seconds < 150, f"the grading took {seconds:.0f} s"
 
 
 @pytest.mark.parametrize("kernel_name", ["exits-at-start-up", "no-such-kernel"])
