@@ -49,10 +49,11 @@ def wrap_command(cmd: list[str], files: KernelFiles) -> list[str] | None:
 
 
 # How long a message to the kernel may wait to be queued. A socket connected to a kernel
-# queues up to a thousand messages whether or not the kernel reads them, so a send never
-# waits, but for one case: the port is held by a socket of another kind (another kernel's,
+# queues up to a thousand messages whether or not the kernel reads them, so a send does not
+# wait, but for one case: the port is held by a socket of another kind (another kernel's,
 # when two gradings picked the same free port at once), which refuses the connection.
-# jupyter_client then sends in the grading's own thread with no bound, and waited for ever.
+# jupyter_client sends in the grading's own thread, where no asyncio bound can fire, and
+# without this a send to such a port waited for ever.
 SEND_SECONDS = 10
 
 
