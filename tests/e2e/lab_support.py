@@ -181,7 +181,8 @@ class LabServer:
     """JupyterLab on a course folder, started with that folder's `run.py lab`."""
 
     course: Path
-    home: Path  # this server's Jupyter config, data and runtime folders
+    home: Path  # this server's Jupyter config and data folders
+    runtime: Path  # its runtime folder: its server file, kernels' connection files and sockets
     process: subprocess.Popen
     log_path: Path
     url: str = ""
@@ -196,11 +197,12 @@ class LabServer:
             env.pop(name, None)
         # A config, data and runtime folder of its own: no user settings or workspaces from
         # this machine, no notebook reopened from an earlier run, and a runtime file to read
-        # the port from.
+        # the port from. The runtime folder has a short path, for the kernels' sockets below.
+        runtime = Path(tempfile.mkdtemp(prefix="lab-runtime-"))
         env.update(
             JUPYTER_CONFIG_DIR=str(home / "config"),
             JUPYTER_DATA_DIR=str(home / "data"),
-            JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+            JUPYTER_RUNTIME_DIR=str(runtime),
             IPYTHONDIR=str(home / "ipython"),
             JUPYTER_PLATFORM_DIRS="1",
         )
@@ -221,13 +223,19 @@ class LabServer:
             # If a test run is killed before it stops this server, it stops itself later.
             "--ServerApp.shutdown_no_activity_timeout=1200",
             "--MappingKernelManager.cull_idle_timeout=1200",
+            # The notebook's kernel talks over Unix sockets in the runtime folder, not TCP
+            # ports: the other tests' kernels pick free ports at the same time, and a kernel
+            # given a port another had just taken never answered, so the notebook never got
+            # a kernel. (Only the server's own kernels: the grader's kernel manager is not
+            # an AsyncIOLoopKernelManager, and it retries a start on fresh ports.)
+            "--AsyncIOLoopKernelManager.transport=ipc",
         ]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 args, cwd=course, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = cls(course=course, home=home, process=process, log_path=log_path, token=token)
+        server = cls(course=course, home=home, runtime=runtime, process=process, log_path=log_path, token=token)
         try:
             server._wait_until_up()
         except BaseException:
@@ -237,7 +245,7 @@ class LabServer:
 
     def _wait_until_up(self) -> None:
         deadline = time.monotonic() + SERVER_START_S
-        runtime = self.home / "runtime"
+        runtime = self.runtime
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"JupyterLab exited with status {self.process.returncode} while starting; "
@@ -288,19 +296,19 @@ class LabServer:
 
     def stop(self) -> None:
         """Stop JupyterLab as Ctrl+C would (it shuts its kernels down), then run.py ends."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            if self.pid:
-                os.kill(self.pid, signal.SIGTERM)
-            else:  # not up yet: run.py and JupyterLab, which run in a process group of their own
-                os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+                if self.pid:
+                    os.kill(self.pid, signal.SIGTERM)
+                else:  # not up yet: run.py and JupyterLab, which run in a process group of their own
+                    os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
