@@ -15,6 +15,7 @@ from unittest import mock
 
 import nbformat.v4 as v4
 import pytest
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 import support
@@ -40,7 +41,10 @@ def test_reference_full_marks_and_blank_zero(assignment, python_minor, start_met
     assert version.startswith(f"{python_minor}."), f"the kernel ran Python {version}; expected {python_minor}"
     assert support.error_outputs(graded.cells) == [], (
         "the source notebook raised errors when run top to bottom:\n" + support.error_tracebacks(graded.cells))
-    seconds = support.execution_seconds(graded)
+    # The cells' span by the kernel's timestamps, which read the wall clock; that clock was
+    # seen to step forward 24 s during a run. The grader's own time for the whole notebook
+    # (a monotonic clock, kernel start included) bounds the span from above.
+    seconds = min(support.execution_seconds(graded), graded.metadata["course_grading"]["seconds"])
     assert seconds <= support.NOTEBOOK_SECONDS, (
         f"the source notebook took {seconds:.1f} s to run; the budget is {support.NOTEBOOK_SECONDS:.0f} s"
     )
@@ -78,5 +82,8 @@ def test_kernels_run_the_python_and_start_method_they_claim(python_minor, start_
     probe = "import multiprocessing, sys\nprint(multiprocessing.get_start_method(), '%d.%d' % sys.version_info[:2])"
     nb = v4.new_notebook(cells=[v4.new_code_cell(probe)])
     with mock.patch.dict(os.environ, kernel.env(), clear=True):
-        NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+        # Unix sockets, not TCP ports, which kernels of the other tests pick at the same time:
+        # unlike the grader, nbclient does not retry a kernel whose port was taken.
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(tmp_path / "kernel"))
+        NotebookClient(nb, km=km, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert nb.cells[0].outputs[0].text.split() == [start_method, python_minor]
