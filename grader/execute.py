@@ -43,11 +43,9 @@ per-cell timeout is nbgrader's ``c.Execute.timeout``.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import contextlib
 import copy
-import inspect
 import json
 import time
 from pathlib import Path
@@ -64,6 +62,7 @@ from nbgrader.preprocessors import Execute  # type: ignore[import-untyped]
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from grader import scan, verdicts
+from grader.cell_source import awaits_at_top_level, imported_modules
 from grader.guard import CourseGuard
 from grader.kernelmanager import SEND_SECONDS, SandboxedKernelManager
 from grader.notes import notes_cell, write_report
@@ -82,22 +81,6 @@ _ALWAYS_PREIMPORT = ("course.checks", "course.workers", "course.capture", "multi
                      "multiprocessing.managers", "multiprocessing.queues", "multiprocessing.connection",
                      "multiprocessing.synchronize", "multiprocessing.sharedctypes", "concurrent.futures.thread",
                      "concurrent.futures.process", "queue", "tempfile", "inspect", "traceback", "logging")
-
-
-def _imports(source: str) -> set[str]:
-    """Modules a cell imports (IPython magics left out)."""
-    try:
-        tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                   for line in source.splitlines()))
-    except SyntaxError:
-        return set()
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-    return found
 
 
 async def _ensure(value: Any) -> Any:
@@ -209,7 +192,7 @@ class HardenedExecute(Execute):
         gradebook = gradebook_path(info.get("db_url", ""))
         guard = CourseGuard(course_root, gradebook, [submission])  # in the run this process grades in
         preimport = sorted({name for cell, kind in zip(cells, run.kinds, strict=True) if kind in ("test", "locked")
-                            for name in _imports(cell.source)} | set(_ALWAYS_PREIMPORT))
+                            for name in imported_modules(cell.source)} | set(_ALWAYS_PREIMPORT))
         sandbox = Sandbox(course_root, submission, limits, self.student_uid_base if self.sandbox else 0,
                           preimport, self.kernel_env_keep, self.log, hidden=self.hidden_folders)
         self._sandbox = sandbox
@@ -597,13 +580,3 @@ class HardenedExecute(Execute):
             run_sync(self._shut_down_kernel)(now=self.shutdown_kernel == "immediate")
         self.km = None
         self.kc = None
-
-
-def awaits_at_top_level(source: str) -> bool:
-    """Whether a cell awaits at top level, as 08's tests do (IPython runs such a cell as a
-    coroutine in the kernel's event loop, and so must its sealed stub)."""
-    try:
-        code = compile(source, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    except (SyntaxError, ValueError):  # IPython syntax (a magic): not Python the host can read
-        return False
-    return bool(code.co_flags & inspect.CO_COROUTINE)

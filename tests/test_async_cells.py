@@ -12,7 +12,7 @@ from __future__ import annotations
 import nbformat
 
 import support
-from grader.execute import awaits_at_top_level
+from grader.cell_source import awaits_at_top_level
 from grader_kernel import protocol
 
 ASSIGNMENT = "async_target"
