@@ -29,7 +29,8 @@ import psutil
 from nbformat import NotebookNode
 
 from support.kernels import KernelSetup
-from support.layout import CACHE, ROOT, read, source_notebook
+from support.layout import ROOT, read, source_notebook
+from support.pythons import CACHE
 
 GENERATED = CACHE / "generated"
 

@@ -10,13 +10,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.pythons import ROOT
+
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
 ANSWERS = Path(__file__).resolve().parents[1] / "answers"
-CACHE = ROOT / ".cache"
-
-SUPPORTED_MINORS = ("3.11", "3.12", "3.13")
 METHODS = tuple(m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods())
 
 
