@@ -60,14 +60,18 @@ def kernel_lock(minor: str) -> Path:
     return CACHE / f"kernel-py{minor}.lock"
 
 
+def kernel_env(minor: str) -> Path:
+    """Where ``minor``'s kernel environment is, for these requirements."""
+    digest = hashlib.sha256((ROOT / KERNEL_REQUIREMENTS).read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    return CACHE / "kernels" / f"py{minor}-{digest.hexdigest()[:12]}"
+
+
 def ensure_kernel_env(minor: str, interpreter: str) -> str:
     """The python of a virtual environment of ``interpreter`` under .cache/ with
     requirements-kernel.txt only (a kernel needs neither JupyterLab nor nbgrader), built
     unless it was built from these exact requirements (the course package is installed
-    editable, so changes to course/ need no rebuild). The caller holds kernel_lock(minor),
-    or knows that nothing else builds it at the time."""
-    digest = hashlib.sha256((ROOT / KERNEL_REQUIREMENTS).read_bytes() + (ROOT / "pyproject.toml").read_bytes())
-    env = CACHE / "kernels" / f"py{minor}-{digest.hexdigest()[:12]}"
+    editable, so changes to course/ need no rebuild). The caller holds kernel_lock(minor)."""
+    env = kernel_env(minor)
     python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     done = env / "installed"
     if not done.exists():
