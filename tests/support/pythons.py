@@ -77,10 +77,14 @@ def ensure_kernel_env(minor: str, interpreter: str) -> str:
     if not done.exists():
         for stale in env.parent.glob(f"py{minor}-*"):  # built from older requirements, or half-built
             shutil.rmtree(stale, ignore_errors=True)
-        subprocess.run([interpreter, "-m", "venv", str(env)], check=True)
         pip = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-        subprocess.run([*pip, "--upgrade", "pip"], check=True, cwd=ROOT)
-        subprocess.run([*pip, "-r", KERNEL_REQUIREMENTS], check=True, cwd=ROOT)
+        for command in ([interpreter, "-m", "venv", str(env)], [*pip, "--upgrade", "pip"],
+                        [*pip, "-r", KERNEL_REQUIREMENTS]):
+            # Quiet unless it fails: setuptools warns on every editable install of the course.
+            step = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+            if step.returncode:
+                raise RuntimeError(f"building the {minor} kernel environment: {' '.join(command)} exited "
+                                   f"{step.returncode}:\n{(step.stdout + step.stderr)[-3000:]}")
         done.write_text(interpreter + "\n")
     return str(python)
 
@@ -107,6 +111,9 @@ if __name__ == "__main__":
             # The lock filelock's FileLock takes on POSIX (tests/support/kernels.py): a test
             # run in this folder at the same time waits for this build, and this for it.
             fcntl.flock(lock, fcntl.LOCK_EX)
-            ensure_kernel_env(minor_arg, interpreter_arg)
+            try:
+                ensure_kernel_env(minor_arg, interpreter_arg)
+            except RuntimeError as error:
+                sys.exit(str(error))
         sys.exit(0)
     sys.exit(main())
