@@ -68,16 +68,6 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted + "\n")
 
 
-def start_test_kernels() -> subprocess.Popen[bytes] | None:
-    """Start building the tests' kernel environments of the other Pythons on this machine
-    (tests/support/pythons.py), which runs under this python3 beside .venv's set-up: each is
-    mostly one CPU's work, and the tests would otherwise build them while they load every CPU."""
-    script = ROOT / "tests" / "support" / "pythons.py"
-    if os.name == "nt" or not script.exists():  # it locks with fcntl; the tests build them as they need them
-        return None
-    return subprocess.Popen([sys.executable, str(script)], cwd=ROOT)
-
-
 def assignments() -> list[str]:
     """The assignment ids, one per folder of source/ that holds <id>/<id>.ipynb."""
     return sorted(p.parent.name for p in ROOT.glob("source/*/*.ipynb") if p.stem == p.parent.name)
@@ -104,13 +94,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     command, rest = argv[0], argv[1:]
-    kernels = start_test_kernels() if command == "test" else None
-    try:
-        ensure_environment()
-    finally:
-        if kernels is not None and kernels.wait():
-            print("warning: setting up the other Pythons' kernels failed; the tests try again and say why",
-                  file=sys.stderr, flush=True)
+    ensure_environment()
     python = str(venv_bin("python"))
     # nbgrader runs `alembic` by name when it creates a gradebook: put .venv's tools first.
     os.environ["PATH"] = os.pathsep.join([str(venv_bin("python").parent), os.environ.get("PATH", "")])

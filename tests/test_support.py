@@ -3,15 +3,9 @@ bring (two-cell exercises, a manually graded answer) are handled without new tes
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-
 import nbformat.v4 as v4
 import psutil
 import pytest
-from filelock import FileLock
 
 import support
 
@@ -232,22 +226,3 @@ def test_gradings_at_once_that_outlast_their_bound_say_where_they_are(kernel_fac
     assert not (tmp_path / "slow" / "autograded" / "hang" / support.TARGET / f"{support.TARGET}.ipynb").exists()
     kernels = [p.pid for p in psutil.Process().children(recursive=True) if "kernel" in " ".join(p.cmdline())]
     assert not kernels, f"the stuck grading's kernels are still running: {kernels}"
-
-
-def test_a_kernel_environment_build_waits_for_the_tests_lock():
-    """run.py builds the other Pythons' kernel environments with support/pythons.py under the
-    bare python3, locking with fcntl; the tests lock with filelock. Each waits for the other."""
-    minor = "0.0"  # no Python the tests use; its environment is marked built, so building it does nothing
-    env = support.pythons.kernel_env(minor)
-    env.mkdir(parents=True)
-    (env / "installed").write_text("none\n")
-    try:
-        with FileLock(str(support.pythons.kernel_lock(minor))):
-            build = subprocess.Popen([sys.executable, support.pythons.__file__, minor, "no-python"])
-            time.sleep(2)  # a build that ignored the lock would be done by now, on an idle machine
-            waiting = build.poll() is None
-        assert build.wait(timeout=60) == 0  # generous: one python3 start
-        assert waiting, "the build went ahead while the tests held the environment's lock"
-    finally:
-        shutil.rmtree(env, ignore_errors=True)
-        support.pythons.kernel_lock(minor).unlink(missing_ok=True)

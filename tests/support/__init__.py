@@ -37,7 +37,9 @@ from support.courses import (
 )
 from support.kernels import (
     KernelSetup,
+    find_pythons,
     kernel_python,
+    minor_of,
     write_kernelspec,
     write_start_method_profile,
 )
@@ -45,12 +47,14 @@ from support.layout import (
     ANSWERS,
     ANSWERS_METHODS,
     ANSWERS_PYTHONS,
+    CACHE,
     METHODS,
     NOTEBOOK_SECONDS,
     PROCESS_FREE,
     RELEASE,
     ROOT,
     SOURCE,
+    SUPPORTED_MINORS,
     assignments,
     default_start_method,
     exercises,
@@ -63,7 +67,6 @@ from support.layout import (
     source_notebook,
     test_cells,
 )
-from support.pythons import CACHE, SUPPORTED_MINORS, find_pythons, minor_of
 from support.target import (
     TARGET,
     TARGET_CLASS,

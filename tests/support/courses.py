@@ -29,8 +29,7 @@ import psutil
 from nbformat import NotebookNode
 
 from support.kernels import KernelSetup
-from support.layout import ROOT, read, source_notebook
-from support.pythons import CACHE
+from support.layout import CACHE, ROOT, read, source_notebook
 
 GENERATED = CACHE / "generated"
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from support.pythons import ROOT
-
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
 ANSWERS = Path(__file__).resolve().parents[1] / "answers"
+CACHE = ROOT / ".cache"
+
+SUPPORTED_MINORS = ("3.11", "3.12", "3.13")
 METHODS = tuple(m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods())
 
 

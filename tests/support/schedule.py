@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from support.pythons import CACHE
+from support.layout import CACHE
 
 DURATIONS = CACHE / "test-durations.json"
 RECORDED = Path(__file__).resolve().parents[1] / "durations.json"
