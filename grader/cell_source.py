@@ -5,14 +5,21 @@ from __future__ import annotations
 import ast
 import inspect
 
-__all__ = ["awaits_at_top_level", "imported_modules"]
+__all__ = ["awaits_at_top_level", "imported_modules", "python_source"]
+
+
+def python_source(source: str) -> str:
+    """The Python in a cell: a ``%%writefile`` line and ``%``/``!`` lines left out."""
+    lines = source.splitlines()
+    if lines and lines[0].startswith("%%"):
+        lines = lines[1:]
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
 
 
 def imported_modules(source: str) -> set[str]:
     """Modules a cell imports (IPython magics left out)."""
     try:
-        tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                   for line in source.splitlines()))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     found: set[str] = set()

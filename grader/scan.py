@@ -22,6 +22,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from grader.cell_source import python_source
+
 __all__ = ["defined_names", "scan_answers", "scan_source"]
 
 _NAMES = {
@@ -91,14 +93,6 @@ _TEST_MODULES = frozenset({"os", "sys", "time", "builtins", "multiprocessing", "
                            "timeit", "warnings", "functools", "subprocess"})
 
 
-def _strip_magics(source: str) -> str:
-    """The Python in a cell: a ``%%writefile`` line and ``%``/``!`` lines left out."""
-    lines = source.splitlines()
-    if lines and lines[0].startswith("%%"):
-        lines = lines[1:]
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-
-
 def _root_name(node: ast.AST) -> str | None:
     while isinstance(node, ast.Attribute):
         node = node.value
@@ -108,7 +102,7 @@ def _root_name(node: ast.AST) -> str | None:
 def defined_names(source: str) -> set[str]:
     """The names a cell binds at its top level (functions, classes, assignments, imports)."""
     try:
-        tree = ast.parse(_strip_magics(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return set()
     names: set[str] = set()
@@ -128,7 +122,7 @@ def scan_source(source: str, protected: Iterable[str] = ()) -> list[str]:
     defines one again is flagged.
     """
     try:
-        tree = ast.parse(_strip_magics(source))
+        tree = ast.parse(python_source(source))
     except SyntaxError:
         return []
     imported: dict[str, str] = {}
