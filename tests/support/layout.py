@@ -36,9 +36,10 @@ ANSWERS_PYTHONS = tuple(
 ANSWERS_METHODS = tuple(os.environ.get("COURSE_ANSWERS_METHODS", default_start_method()).split(","))
 # A source notebook must run top to bottom, while the suite runs four tests per CPU, in half
 # of the 180 s the grader gives a whole notebook (HardenedExecute.total_seconds), so an honest
-# notebook never nears that cut. Alone each takes 6-12 s; under the suite's load 03 under spawn
-# took 26.7 s, and 44.4 s on a busier CI machine (a budget of 40 s failed there). The load
-# stretched 03 3.7-fold, so this still fails a notebook whose demos grow past about 25 s alone.
+# notebook never nears that cut. Alone each takes 7-15 s on Python 3.11 (03 under spawn 15.1 s);
+# under the suite's load 03 under spawn took 26.7 s, and 44.4 s on a busier CI machine (a budget
+# of 40 s failed there). The load stretched 03 2.9-fold, so this still fails a notebook whose
+# demos grow past about 30 s alone.
 NOTEBOOK_SECONDS = 90.0
 
 
