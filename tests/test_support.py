@@ -3,6 +3,8 @@ bring (two-cell exercises, a manually graded answer) are handled without new tes
 
 from __future__ import annotations
 
+import contextlib
+
 import nbformat.v4 as v4
 import psutil
 import pytest
@@ -224,5 +226,10 @@ def test_gradings_at_once_that_outlast_their_bound_say_where_they_are(kernel_fac
     assert "grading process" in rest and "thread 0x" in rest.lower(), rest[:2000]
     assert "its event loop's tasks" in rest and "_execute_notebook" in rest, rest[-3000:]
     assert not (tmp_path / "slow" / "autograded" / "hang" / support.TARGET / f"{support.TARGET}.ipynb").exists()
-    kernels = [p.pid for p in psutil.Process().children(recursive=True) if "kernel" in " ".join(p.cmdline())]
-    assert not kernels, f"the stuck grading's kernels are still running: {kernels}"
+    kernels = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if "kernel" in " ".join(process.cmdline()):
+                kernels.append(f"{process.pid} ({process.status()}, parent {process.ppid()}): "
+                               f"{' '.join(process.cmdline())[:200]}")
+    assert not kernels, "the stuck grading's kernels are still running:\n" + "\n".join(kernels)

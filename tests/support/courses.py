@@ -142,11 +142,42 @@ def autograde_at_once(courses: Sequence[Course], assignment: str, kernel: Kernel
             # can end its own processes only from Python 3.14 (terminate_workers), so
             # through its private table of them.
             for process in _pool_processes(pool):
-                with contextlib.suppress(psutil.Error):
-                    for proc in [*process.children(recursive=True), process]:
-                        with contextlib.suppress(psutil.Error):
-                            proc.kill()
+                _end_tree(process)
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _end_tree(root: psutil.Process, bound: float = 30.0) -> None:
+    """Kill ``root`` and every process under it, and wait until they have gone.
+
+    Each is stopped before its children are listed, so none starts another (a grading
+    restarts a kernel whose cell ran out of time) between the listing and the kills. A
+    killed process still runs its exit, which takes a moment on a crowded machine, so the
+    processes are waited for, up to ``bound`` s (generous: a SIGKILLed process needs only to
+    be scheduled once); one that has exited but is not yet reaped (a zombie) has gone.
+    """
+    found: dict[int, psutil.Process] = {}
+    unlisted = [root]
+    while unlisted:
+        process = unlisted.pop()
+        with contextlib.suppress(psutil.Error):
+            process.suspend()
+            found[process.pid] = process
+            unlisted.extend(child for child in process.children() if child.pid not in found)
+    for process in found.values():
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and any(_running(process) for process in found.values()):
+        time.sleep(0.05)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
 
 
 def _pool_processes(pool: ProcessPoolExecutor) -> list[psutil.Process]:
