@@ -62,7 +62,7 @@ def test_a_port_taken_when_the_kernel_starts_is_retried_on_fresh_ports(kernel_fa
 
 
 # Without a bound on the grader's sends, this grading waited until pytest's 600 s.
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 def test_a_shell_port_held_by_another_kernels_socket_is_retried_on_fresh_ports(kernel_factory, tmp_path):
     course = honest_course(tmp_path)
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
@@ -94,12 +94,17 @@ def test_a_shell_port_held_by_another_kernels_socket_is_retried_on_fresh_ports(k
         taken.close()
         context.term()
     assert "The kernel did not start (attempt 1 of 3)" in log, f"expected a first failed start in the log:\n{log}"
-    assert "took no message" in log, f"expected the log to say the kernel took no message:\n{log}"
+    # Usually a request meets the refused connection and its send waits, until the send's
+    # bound (SEND_SECONDS) ends the first start. Once, on a busy CI machine, zmq queued
+    # every request of the first start instead and none was answered, so the start waited
+    # out its own bound (Execute.startup_timeout, 120 s). Either bound ends it.
+    assert "took no message" in log or "Kernel didn't respond in 120 seconds" in log, (
+        f"expected the log to say the first kernel took no message or gave no answer:\n{log}")
     scores = course.scores(support.TARGET, "student")
     assert all(score == top for score, top in scores.values()), f"expected full marks after the retry: {scores}"
-    # The send's bound (10 s), the second kernel's start and the notebook; generous for a
-    # busy machine.
-    assert seconds < 150, f"the grading took {seconds:.0f} s"
+    # At most the start's 120 s bound, the second kernel's start and the notebook; generous
+    # for a busy machine, far from the 600 s this waited without a bound.
+    assert seconds < 200, f"the grading took {seconds:.0f} s"
 
 
 @pytest.mark.parametrize("kernel_name", ["exits-at-start-up", "no-such-kernel"])
