@@ -141,7 +141,8 @@ def test_call_with_timeout():
     start = time.monotonic()
     with pytest.raises(AssertionError, match=r"did not return within 0\.2 s"):
         call_with_timeout(time.sleep, 5, timeout=0.2)
-    assert time.monotonic() - start < 2
+    # After its 0.2 s, not after the call's 5 s: generous for a busy machine.
+    assert time.monotonic() - start < 4, f"took {time.monotonic() - start:.1f} s"
     assert call_with_timeout(time.sleep, 0) is None, "a library function that timed out once is called again"
 
 

@@ -134,7 +134,8 @@ def test_a_gate_opens_when_the_folder_goes():
         assert not gate.is_open()
     start = time.monotonic()
     gate.wait()
-    assert time.monotonic() - start < 1
+    # At once, not after the order's 30 s: generous for a busy machine.
+    assert time.monotonic() - start < 10
 
 
 def test_a_wait_is_bounded():

@@ -39,7 +39,7 @@ def test_span_times_its_block_and_records_on_error():
         raise KeyError("x")
     first, second = timeline.spans
     assert (first.stage, first.label) == ("sleep", "short")
-    assert 0.04 <= first.seconds < 1.0
+    assert 0.04 <= first.seconds < 5.0  # the sleep's 0.05 s; generous above for a busy machine
     assert timeline.origin <= first.start < first.end <= second.start <= second.end
     assert second.stage == "fail"
     assert timeline.stages == ["sleep", "fail"]
@@ -92,8 +92,9 @@ def test_spans_inside_coroutines_cover_their_awaits():
     asyncio.run(main())
     assert len(timeline) == 5
     assert all(span.seconds >= 0.19 for span in timeline.spans)
-    # Five waits at once in one thread: together they took about one wait, not five.
-    assert timeline.busy("wait") < 0.2 * 5 / 2
+    # Five waits at once in one thread: together they took about one wait (0.2 s), less
+    # than the 1 s of five one after the other (generous for a busy machine).
+    assert timeline.busy("wait") < 0.2 * 5 - 0.15, timeline.busy("wait")
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
