@@ -229,7 +229,7 @@ def test_gradings_at_once_that_outlast_their_bound_say_where_they_are(kernel_fac
     kernels = []
     for process in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
-            if "kernel" in " ".join(process.cmdline()):
-                kernels.append(f"{process.pid} ({process.status()}, parent {process.ppid()}): "
-                               f"{' '.join(process.cmdline())[:200]}")
+            command = " ".join(process.cmdline())
+            if "kernel" in command:
+                kernels.append(f"{process.pid} ({process.status()}, parent {process.ppid()}): {command[:200]}")
     assert not kernels, "the stuck grading's kernels are still running:\n" + "\n".join(kernels)
