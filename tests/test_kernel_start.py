@@ -95,8 +95,8 @@ def test_a_shell_port_held_by_another_kernels_socket_is_retried_on_fresh_ports(k
         context.term()
     assert "The kernel did not start (attempt 1 of 3)" in log, f"expected a first failed start in the log:\n{log}"
     # Usually a request meets the refused connection and its send waits, until the send's
-    # bound (SEND_SECONDS) ends the first start. Once, on a busy CI machine, zmq queued
-    # every request of the first start instead and none was answered, so the start waited
+    # bound (SEND_SECONDS) ends the first start. Once, in a full run of the suite on 2 CPUs, zmq
+    # queued every request of the first start instead and none was answered, so the start waited
     # out its own bound (Execute.startup_timeout, 120 s). Either bound ends it.
     assert "took no message" in log or "Kernel didn't respond in 120 seconds" in log, (
         f"expected the log to say the first kernel took no message or gave no answer:\n{log}")
