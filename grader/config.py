@@ -73,6 +73,7 @@ def configure(c: Any) -> None:
     c.HardenedExecute.answer_timeout = 20  # an answer cell defines functions; it does not compute
     c.HardenedExecute.demo_timeout = 20  # a demonstration takes seconds; one that waits on a hung answer stops
     c.HardenedExecute.after_hang_timeout = 5  # a demonstration after a cell hung: it likely calls the hung answer
+    c.HardenedExecute.busy_stretch = 3  # a demonstration held back by other programs may run 3 timeouts
     c.HardenedExecute.start_attempts = 3  # kernel starts, each on fresh ports, before it scores 0 with a note
     c.HardenedExecute.max_tasks = 256  # processes + threads at once (a Pool of 8 and the kernel use ~40)
     c.HardenedExecute.memory_mb = 2048  # resident memory of all of the notebook's processes together

@@ -25,7 +25,9 @@ and adds:
   never starts, every cell is marked as not run, so the submission scores 0 with a note.
   Demonstrations (cells without points, not locked) get a shorter timeout
   (``demo_timeout``), and once a cell has hung a very short one (``after_hang_timeout``):
-  they would otherwise each wait the full timeout on the same hung answer.
+  they would otherwise each wait the full timeout on the same hung answer. On a busy
+  machine a demonstration's timeout counts only the time the machine let it compute
+  (``busy_stretch``, :mod:`grader.cell_clock`).
 * **Tamper resistance.** Test cells and locked helper cells are sent sealed to the kernel's
   sentinel (:mod:`grader_kernel.sentinel`), which runs them on a restored kernel and signs
   the outcome. A test counts only with a verified verdict; one whose verdict is missing or
@@ -122,6 +124,14 @@ class HardenedExecute(Execute):
         "carries no points and is not locked (a demonstration) may run this many seconds: "
         "the demonstrations that call a hung answer would each wait the full timeout. Tests, "
         "locked cells and answers keep theirs.")).tag(config=True)
+    busy_stretch = Float(3.0, help=(
+        "On a busy machine a demonstration's timeout (demo_timeout) counts only the time the "
+        "machine let it run: while its processes compute and wait for a CPU that another program "
+        "holds, its clock runs slower (grader.cell_clock). When the timeout is reached before the "
+        "clock has counted it, the cell waits another timeout, up to this many timeouts of wall "
+        "time in all and never past total_seconds. A demonstration that waits (a deadlock, a "
+        "sleep) is stopped at its timeout, busy machine or not; so is every demonstration once a "
+        "cell has hung. 1 counts wall time only.")).tag(config=True)
     start_attempts = Integer(3, help=(
         "Tries to start a kernel, each on fresh ports, before giving up: two kernels started "
         "at once can pick the same port, and one then dies before it replies. A submission "
@@ -149,6 +159,7 @@ class HardenedExecute(Execute):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
+        self._alive_poll: asyncio.Future[None] | None = None  # while a demonstration runs past its timeout
 
     # --- the notebook --------------------------------------------------------------------
 
@@ -453,6 +464,7 @@ class HardenedExecute(Execute):
         limit = max(1, int(min(seconds, run.remaining())))
         run.cell_timeout = limit
         run.cell_started = time.monotonic()
+        self._watchdog.clock.start()
         self.timeout_func = lambda _cell: limit
         why = (f"this cell ran for more than {limit} s"
                + (" and the notebook's time ran out" if limit < seconds else "")
@@ -462,6 +474,35 @@ class HardenedExecute(Execute):
             yield
         finally:
             self.timeout_func, self.error_on_timeout = saved
+            if self._alive_poll is not None:
+                self._alive_poll.cancel()
+                self._alive_poll = None
+
+    async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> dict[str, Any] | None:
+        """At a cell's timeout: wait another timeout if the machine held the cell back (see
+        ``busy_stretch``), else interrupt it as nbclient does."""
+        run: Run | None = getattr(self, "_grading", None)
+        if run is not None and cell is not None and run.cell_stretches:
+            clock = self._watchdog.clock
+            wall, ran = clock.wall(), clock.seconds()
+            # Held back for a second or a tenth of the timeout at least: not the moments a
+            # waiting kernel's threads take to run.
+            if (ran + max(1.0, 0.1 * run.cell_timeout) <= run.cell_timeout
+                    and wall + timeout <= self.busy_stretch * run.cell_timeout + 1 and run.remaining() > timeout):
+                self.log.info("Demonstration %s ran %.0f s on a busy machine, of which %.0f s counted: "
+                              "it may run on", cell.get("id", "?"), wall, ran)
+                why = (f"this cell ran for more than {wall + timeout:.0f} s on a busy machine "
+                       f"({run.cell_timeout} s, and more while it waited for a CPU); it was interrupted")
+                self.error_on_timeout = {"ename": "CellTimeoutError", "evalue": why,
+                                         "traceback": [f"CellTimeoutError: {why}"]}
+                # nbclient stopped watching for the kernel's death at the timeout: watch on, as
+                # it does, while it waits another `timeout` for the reply (or, if it has given
+                # up its deadline because a message from elsewhere arrived, calls again at once).
+                if self._alive_poll is None:
+                    self._alive_poll = asyncio.ensure_future(self._async_poll_kernel_alive())
+                await asyncio.sleep(0.1)
+                return None
+        return await super()._async_handle_timeout(timeout, cell)
 
     async def _run_cell(self, run: Run, cell: NotebookNode, index: int) -> tuple[str, str] | None:
         """Run one cell. Returns None if the kernel is still usable, else (ename, evalue) for
@@ -470,6 +511,10 @@ class HardenedExecute(Execute):
         seconds = run.limits.answer_seconds if kind == "answer" else run.limits.cell_seconds
         if kind == "other":
             seconds = min(seconds, self.after_hang_timeout if run.timed_out else self.demo_timeout)
+        # Demonstrations only, and only before a cell has hung: they run the course's honest
+        # code for seconds, near their short timeout on a busy machine. Tests and answers have
+        # room to spare, and after a hang a demonstration most likely calls the hung answer.
+        run.cell_stretches = kind == "other" and not run.timed_out
         original = cell.source
         nonce = None
         if kind in ("test", "locked") and self.sealed_tests and getattr(self.km, "wrapped", False):

@@ -9,9 +9,10 @@ A notebook's processes are found one of two ways:
   calls ``setsid`` is re-parented to the grader, not to init, and stays findable.
 
 A :class:`Watchdog` thread counts the processes and threads and adds up their memory while
-the notebook runs, and ends them all when a cap is exceeded. :func:`end_all` ends them
-after the notebook: SIGTERM, a short grace, then SIGSTOP and SIGKILL until none is left
-(stopped first, so that a fork bomb cannot outrun the killing).
+the notebook runs, and ends them all when a cap is exceeded; it also feeds the cell's
+:class:`~grader.cell_clock.CellClock` with their CPU time and runnable threads.
+:func:`end_all` ends them after the notebook: SIGTERM, a short grace, then SIGSTOP and
+SIGKILL until none is left (stopped first, so that a fork bomb cannot outrun the killing).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from collections.abc import Callable, Iterable
 
 import psutil  # type: ignore[import-untyped]
 
+from grader.cell_clock import CellClock
+
 __all__ = ["ProcessSet", "Usage", "Watchdog", "disk_usage", "end_all", "reap_adopted", "remove_shared_memory"]
 
 _LINUX = sys.platform.startswith("linux")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Usage:
     processes: int = 0
     tasks: int = 0  # processes and threads: what RLIMIT_NPROC counts
     rss_bytes: int = 0
+    cpu_seconds: float = 0.0  # used so far by the live processes and the children they reaped
+    runnable: int = 0  # threads running or waiting for a CPU
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +56,8 @@ class _Entry:
     threads: int
     rss_bytes: int
     zombie: bool
+    runnable: bool  # its main thread, running or waiting for a CPU
+    cpu_ticks: int  # its own and its reaped children's user and system time
 
 
 def _table(uid: int | None = None) -> dict[int, _Entry]:
@@ -79,18 +87,35 @@ def _table(uid: int | None = None) -> dict[int, _Entry]:
             except (OSError, ValueError):
                 continue
             table[int(name)] = _Entry(ppid=int(fields[1]), uid=owner, threads=int(fields[17]),
-                                      rss_bytes=int(fields[21]) * _PAGE, zombie=fields[0] == b"Z")
+                                      rss_bytes=int(fields[21]) * _PAGE, zombie=fields[0] == b"Z",
+                                      runnable=fields[0] == b"R", cpu_ticks=sum(map(int, fields[11:15])))
         return table
-    for process in psutil.process_iter(["ppid", "uids", "num_threads", "memory_info", "status"]):
+    for process in psutil.process_iter(["ppid", "uids", "num_threads", "memory_info", "status", "cpu_times"]):
         info = process.info
-        uids, memory = info.get("uids"), info.get("memory_info")
+        uids, memory, times = info.get("uids"), info.get("memory_info"), info.get("cpu_times")
         if uid is not None and (uids.real if uids else -1) != uid:
             continue
         table[process.pid] = _Entry(ppid=info.get("ppid") or 0, uid=uids.real if uids else -1,
                                     threads=info.get("num_threads") or 1,
                                     rss_bytes=memory.rss if memory else 0,
-                                    zombie=info.get("status") == psutil.STATUS_ZOMBIE)
+                                    zombie=info.get("status") == psutil.STATUS_ZOMBIE,
+                                    runnable=info.get("status") == psutil.STATUS_RUNNING,
+                                    cpu_ticks=round(sum(times[:4]) * _TICK) if times else 0)
     return table
+
+
+def _runnable_threads(pid: int, entry: _Entry) -> int:
+    """How many of the process's threads are running or waiting for a CPU."""
+    if entry.threads == 1 or not _LINUX:
+        return int(entry.runnable)
+    count = 0
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/stat", "rb") as file:
+                data = file.read()
+                state = data.rindex(b")") + 2
+                count += data[state:state + 1] == b"R"
+    return count
 
 
 class ProcessSet:
@@ -131,10 +156,13 @@ class ProcessSet:
 
     def usage(self) -> Usage:
         table = _table(self.uid)
-        members = [table[pid] for pid in self._members(table)]
+        pids = self._members(table)
+        members = [table[pid] for pid in pids]
         live = [entry for entry in members if not entry.zombie]
         return Usage(processes=len(live), tasks=sum(entry.threads for entry in members),
-                     rss_bytes=sum(entry.rss_bytes for entry in live))
+                     rss_bytes=sum(entry.rss_bytes for entry in live),
+                     cpu_seconds=sum(entry.cpu_ticks for entry in live) / _TICK,
+                     runnable=sum(_runnable_threads(pid, table[pid]) for pid in pids if not table[pid].zombie))
 
 
 def reap_adopted(keep: Iterable[int] = ()) -> None:
@@ -268,6 +296,8 @@ class Watchdog(threading.Thread):
         self._stop_event = threading.Event()
         self.violation: str | None = None
         self.peak = Usage()
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self.clock = CellClock(cpus or 1)  # fed from here, read by the cell loop
 
     def run(self) -> None:
         rounds = 0
@@ -277,6 +307,7 @@ class Watchdog(threading.Thread):
                 usage = self.processes.usage()
             except Exception:  # /proc changing under us: try again next time
                 continue
+            self.clock.sample(usage.cpu_seconds, usage.runnable)
             self.peak = Usage(max(self.peak.processes, usage.processes), max(self.peak.tasks, usage.tasks),
                               max(self.peak.rss_bytes, usage.rss_bytes))
             reason = None

@@ -55,6 +55,7 @@ class Run:
     current: int = 0  # the cell the notebook is at
     cell_started: float = 0.0
     cell_timeout: float = 0.0
+    cell_stretches: bool = False  # its timeout counts the time a busy machine let it run (busy_stretch)
     timed_out: bool = False  # a cell has run past its timeout: an answer hangs
 
     def flag(self, where: str, message: str) -> None:

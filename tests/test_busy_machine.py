@@ -1,0 +1,173 @@
+"""On a busy machine a cell's timeout counts the time the machine let it run
+(grader.cell_clock, HardenedExecute.busy_stretch): an honest cell that computes while other
+programs hold the CPUs runs on past its timeout, and one that waits is stopped at it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import nbformat
+import pytest
+
+import support
+from grader import processes
+from grader.cell_clock import CellClock
+
+# --- the clock, fed by hand ---------------------------------------------------------------
+
+
+def test_a_cell_that_gets_a_quarter_of_the_cpu_it_wants_counts_a_quarter_of_the_time():
+    clock = CellClock(cpus=2)
+    clock.start(now=0.0)
+    for second in range(11):
+        clock.sample(cpu_seconds=0.25 * second, runnable=1, now=float(second))
+    assert clock.wall(now=10.0) == pytest.approx(10.0)
+    assert clock.seconds(now=10.0) == pytest.approx(2.5)
+
+
+def test_a_cell_that_waits_counts_all_of_the_time():
+    clock = CellClock(cpus=2)
+    clock.start(now=0.0)
+    for second in range(11):
+        clock.sample(cpu_seconds=0.0, runnable=0, now=float(second))
+    assert clock.seconds(now=10.0) == pytest.approx(10.0)
+
+
+def test_more_workers_than_cpus_are_not_held_back_by_each_other():
+    clock = CellClock(cpus=2)
+    clock.start(now=0.0)
+    for second in range(11):  # four workers on two CPUs, which they have to themselves
+        clock.sample(cpu_seconds=2.0 * second, runnable=4, now=float(second))
+    assert clock.seconds(now=10.0) == pytest.approx(10.0)
+
+
+def test_each_cell_counts_from_its_own_start():
+    clock = CellClock(cpus=1)
+    clock.start(now=0.0)
+    for second in range(6):
+        clock.sample(cpu_seconds=0.0, runnable=1, now=float(second))  # held back throughout
+    assert clock.seconds(now=5.0) == pytest.approx(0.0)
+    clock.start(now=5.5)  # the next cell: only the half second after its start can be held back
+    clock.sample(cpu_seconds=0.0, runnable=1, now=6.0)
+    assert clock.seconds(now=6.0) == pytest.approx(0.0)
+    clock.sample(cpu_seconds=0.0, runnable=0, now=7.0)  # runnable at its start, not at its end:
+    assert clock.seconds(now=7.0) == pytest.approx(0.5)  # held back for half of that second
+
+
+# --- what the watchdog reads ----------------------------------------------------------------
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    running: list[subprocess.Popen[bytes]] = []
+    yield running
+    for process in running:
+        process.kill()
+        process.wait(30)
+
+
+def _python(code: str, **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], **kwargs)  # type: ignore[call-overload]
+
+
+def test_usage_counts_the_cpu_time_and_the_threads_that_want_a_cpu(started):
+    # The main thread waits on a thread that computes: /proc/PID/stat shows the main
+    # thread sleeping, so the threads are read one by one.
+    computes = _python("""
+        import threading
+        def spin():
+            while True:
+                pass
+        thread = threading.Thread(target=spin)
+        thread.start()
+        thread.join()
+    """)
+    waits = _python("import time; time.sleep(600)")
+    started += [computes, waits]
+    computing = processes.ProcessSet(None, lambda: [computes.pid])
+    waiting = processes.ProcessSet(None, lambda: [waits.pid])
+    deadline = time.monotonic() + 30  # 0.3 CPU seconds, on a machine busy with the rest of the suite
+    while computing.usage().cpu_seconds <= 0.3:
+        assert time.monotonic() < deadline, "the computing thread did not use 0.3 CPU seconds in 30 s"
+        time.sleep(0.05)
+    runnable = [computing.usage().runnable for _ in range(20)]
+    assert max(runnable) >= 1, f"the computing thread was never seen running or waiting to run: {runnable}"
+    usage = waiting.usage()
+    assert usage.runnable == 0 and usage.cpu_seconds < 0.3, f"a sleeping process wants no CPU: {usage}"
+
+
+# --- a grading on a busy machine -------------------------------------------------------------
+
+DEMO_TIMEOUT = 2
+COMPUTES = """\
+import os, time
+os.sched_setaffinity(0, {%d})  # the CPU the other programs hold
+end = time.process_time() + 1.2
+while time.process_time() < end:
+    pass
+print("computed")"""
+WAITS = "import threading\nthreading.Event().wait()"
+DIES = COMPUTES + "\nos._exit(3)"
+
+
+def _with_demo(source: str) -> nbformat.NotebookNode:
+    """The target's key, with a demonstration (a cell without points) at its end."""
+    notebook = support.target_notebook()
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def _course(tmp_path, name: str, busy_stretch: float, students: dict[str, str]) -> support.Course:
+    course = support.make_course(tmp_path / name, support.TARGET)
+    with open(course.path / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.HardenedExecute.demo_timeout = {DEMO_TIMEOUT}\n"
+                     f"c.HardenedExecute.busy_stretch = {busy_stretch}\n")
+    for student, source in students.items():
+        course.submit(support.TARGET, student, _with_demo(source))
+    return course
+
+
+def _demo_errors(course: support.Course, student: str) -> list[str]:
+    return [error for _, error in support.error_outputs(course.autograded(support.TARGET, student).cells[-1:])]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux) to make a CPU busy")
+def test_a_computing_cell_runs_on_while_the_machine_is_busy_and_a_waiting_one_stops(kernel_factory, tmp_path,
+                                                                                     started):
+    cpu = min(os.sched_getaffinity(0))
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    computes = COMPUTES % cpu
+    stretched = _course(tmp_path, "stretched", 20, {"computes": computes, "waits": WAITS, "dies": DIES % cpu})
+    wall_only = _course(tmp_path, "wall-only", 1, {"computes": computes})
+    # Two programs that compute on that CPU, each in a session of its own (Linux's
+    # autogroup shares a CPU between sessions): the demonstration gets at most a third of
+    # it, so its 1.2 CPU seconds take at least 3.6 s, past its 2 s timeout.
+    for _ in range(2):
+        started.append(_python(f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True:\n    pass",
+                               start_new_session=True))
+    log = stretched.autograde(support.TARGET, kernel)
+    wall_only.autograde(support.TARGET, kernel)
+
+    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
+    for course, student in ((stretched, "computes"), (stretched, "waits"), (stretched, "dies"),
+                            (wall_only, "computes")):
+        assert course.scores(support.TARGET, student) == full, (
+            f"{course.path.name}/{student}: a demonstration costs no points")
+    assert _demo_errors(stretched, "computes") == [], "the computing demonstration was stopped on a busy machine"
+    demo = stretched.autograded(support.TARGET, "computes").cells[-1]
+    assert "computed" in "".join(output.get("text", "") for output in demo.outputs), demo.outputs
+    assert "on a busy machine" in log and "it may run on" in log, "the log does not say the cell was given more time"
+    stopped = f"CellTimeoutError: this cell ran for more than {DEMO_TIMEOUT} s; it was interrupted"
+    assert stopped in _demo_errors(stretched, "waits"), (
+        f"a demonstration that waits is stopped at its timeout: {_demo_errors(stretched, 'waits')}")
+    assert stopped in _demo_errors(wall_only, "computes"), (
+        f"with busy_stretch = 1 the timeout counts wall time: {_demo_errors(wall_only, 'computes')}")
+    # A kernel that dies while its demonstration runs past its timeout: the death is seen, said
+    # and graded like any other.
+    died = _demo_errors(stretched, "dies")
+    assert died and all(error.startswith("KernelDied") for error in died), f"expected the death said: {died}"
