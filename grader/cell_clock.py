@@ -43,7 +43,7 @@ class CellClock:
                 elapsed = now - max(then, self._started)
                 wanted = min((runnable + runnable_then) / 2, self.cpus)
                 if elapsed > 0 and wanted > 0:
-                    # CPU time can go down when a process ends before its parent reaps it.
+                    # CPU time goes down when a process's parent is not the notebook's.
                     got = max(0.0, cpu_seconds - cpu_then) / (now - then)
                     # Below one CPU, ``wanted`` is the share of the time a thread waited to run.
                     self._held += elapsed * min(1.0, max(0.0, (wanted - got) / max(wanted, 1.0)))
@@ -52,6 +52,12 @@ class CellClock:
     def wall(self, now: float | None = None) -> float:
         """Wall-clock seconds since :meth:`start`."""
         return (time.monotonic() if now is None else now) - self._started
+
+    @property
+    def held(self) -> float:
+        """Seconds since :meth:`start` that the machine held the cell back."""
+        with self._lock:
+            return self._held
 
     def seconds(self, now: float | None = None) -> float:
         """Seconds since :meth:`start` that the machine let the cell run."""

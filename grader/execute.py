@@ -128,7 +128,7 @@ class HardenedExecute(Execute):
         "On a busy machine a demonstration's timeout (demo_timeout) counts only the time the "
         "machine let it run: while its processes compute and wait for a CPU that another program "
         "holds, its clock runs slower (grader.cell_clock). When the timeout is reached before the "
-        "clock has counted it, the cell waits another timeout, up to this many timeouts of wall "
+        "clock has counted it, the cell runs on until it has, up to this many timeouts of wall "
         "time in all and never past total_seconds. A demonstration that waits (a deadlock, a "
         "sleep) is stopped at its timeout, busy machine or not; so is every demonstration once a "
         "cell has hung. 1 counts wall time only.")).tag(config=True)
@@ -159,7 +159,6 @@ class HardenedExecute(Execute):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
-        self._alive_poll: asyncio.Future[None] | None = None  # while a demonstration runs past its timeout
 
     # --- the notebook --------------------------------------------------------------------
 
@@ -250,10 +249,12 @@ class HardenedExecute(Execute):
                     run.flag("", f"the course's files changed while the notebook ran: {change}")
                 run.notes.append("The notebook changed files of the course; they were put back and the "
                                  "submission is flagged for review.")
-        seconds = time.monotonic() - started
-        self.log.info("Graded %s/%s in %.1f s (peak %d processes and threads, %.0f MB)", info.get("student"),
-                      notebook_name, seconds, watchdog.peak.tasks, watchdog.peak.rss_bytes / 2**20)
-        write_report(run, nb, resources, seconds=seconds, peak=watchdog.peak, kernel_uid=sandbox.uid)
+        seconds, busy = time.monotonic() - started, watchdog.notebook_clock.held
+        self.log.info("Graded %s/%s in %.1f s, %.1f s of them held back by a busy machine (peak %d processes "
+                      "and threads, %.0f MB)", info.get("student"), notebook_name, seconds, busy, watchdog.peak.tasks,
+                      watchdog.peak.rss_bytes / 2**20)
+        write_report(run, nb, resources, seconds=seconds, peak=watchdog.peak, kernel_uid=sandbox.uid,
+                     busy_seconds=busy)
         for note in run.notes:
             self.log.warning("%s", note)
         return self.nb, self.resources
@@ -474,34 +475,31 @@ class HardenedExecute(Execute):
             yield
         finally:
             self.timeout_func, self.error_on_timeout = saved
-            if self._alive_poll is not None:
-                self._alive_poll.cancel()
-                self._alive_poll = None
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> dict[str, Any] | None:
-        """At a cell's timeout: wait another timeout if the machine held the cell back (see
-        ``busy_stretch``), else interrupt it as nbclient does."""
+        """At a cell's timeout: a demonstration that a busy machine held back runs on until its
+        clock has counted the timeout (see ``busy_stretch``); then, and for every other cell,
+        it is interrupted as nbclient does."""
         run: Run | None = getattr(self, "_grading", None)
-        if run is not None and cell is not None and run.cell_stretches:
+        if run is not None and cell is not None and run.cell_stretches and self.kc is not None:
             clock = self._watchdog.clock
-            wall, ran = clock.wall(), clock.seconds()
-            # Held back for a second or a tenth of the timeout at least: not the moments a
-            # waiting kernel's threads take to run.
-            if (ran + max(1.0, 0.1 * run.cell_timeout) <= run.cell_timeout
-                    and wall + timeout <= self.busy_stretch * run.cell_timeout + 1 and run.remaining() > timeout):
-                self.log.info("Demonstration %s ran %.0f s on a busy machine, of which %.0f s counted: "
-                              "it may run on", cell.get("id", "?"), wall, ran)
-                why = (f"this cell ran for more than {wall + timeout:.0f} s on a busy machine "
-                       f"({run.cell_timeout} s, and more while it waited for a CPU); it was interrupted")
+            cap = min(self.busy_stretch * run.cell_timeout, clock.wall() + run.remaining())
+            if clock.seconds() < run.cell_timeout - 1 and clock.wall() < cap:
+                self.log.info("Demonstration %s ran %.0f s on a busy machine, of which %.0f s counted: it may run "
+                              "on", cell.get("id", "?"), clock.wall(), clock.seconds())
+            rounds = 0
+            while clock.seconds() < run.cell_timeout and clock.wall() < cap:
+                if await _ensure(self.kc.shell_channel.msg_ready()):
+                    return None  # its reply (or another message): nbclient reads it at once
+                rounds += 1
+                if rounds % 5 == 0:
+                    await self._async_check_alive()  # once a second, as nbclient does while it waits
+                await asyncio.sleep(0.2)
+            if clock.wall() > timeout + 1:
+                why = (f"this cell ran for more than {clock.wall():.0f} s on a busy machine ({run.cell_timeout} s "
+                       "counting only the time the machine let it run); it was interrupted")
                 self.error_on_timeout = {"ename": "CellTimeoutError", "evalue": why,
                                          "traceback": [f"CellTimeoutError: {why}"]}
-                # nbclient stopped watching for the kernel's death at the timeout: watch on, as
-                # it does, while it waits another `timeout` for the reply (or, if it has given
-                # up its deadline because a message from elsewhere arrived, calls again at once).
-                if self._alive_poll is None:
-                    self._alive_poll = asyncio.ensure_future(self._async_poll_kernel_alive())
-                await asyncio.sleep(0.1)
-                return None
         return await super()._async_handle_timeout(timeout, cell)
 
     async def _run_cell(self, run: Run, cell: NotebookNode, index: int) -> tuple[str, str] | None:

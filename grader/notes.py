@@ -22,7 +22,7 @@ def notes_cell(nb: NotebookNode, notes: list[str]) -> NotebookNode:
 
 
 def write_report(run: Run, nb: NotebookNode, resources: ResourcesDict, *, seconds: float, peak: Usage,
-                 kernel_uid: int | None) -> None:
+                 kernel_uid: int | None, busy_seconds: float = 0.0) -> None:
     """Close the run's notes (restarts, flags) and write the report: ``resources["course_grading"]``
     for :class:`grader.review.FlagForReview`, the same in the notebook's metadata, and the notes
     in a cell at its top."""
@@ -37,6 +37,7 @@ def write_report(run: Run, nb: NotebookNode, resources: ResourcesDict, *, second
         "flags": {where: sorted(set(messages)) for where, messages in run.flags.items()},
         "notes": run.notes,
         "seconds": round(seconds, 2),
+        "busy_seconds": round(busy_seconds, 2),  # of those, held back by other programs (grader.cell_clock)
         "restarts": run.restarts,
         "peak_tasks": peak.tasks,
         "peak_mb": round(peak.rss_bytes / 2**20),

@@ -45,7 +45,7 @@ class Usage:
     processes: int = 0
     tasks: int = 0  # processes and threads: what RLIMIT_NPROC counts
     rss_bytes: int = 0
-    cpu_seconds: float = 0.0  # used so far by the live processes and the children they reaped
+    cpu_seconds: float = 0.0  # used so far by the processes and the children they reaped
     runnable: int = 0  # threads running or waiting for a CPU
 
 
@@ -161,7 +161,8 @@ class ProcessSet:
         live = [entry for entry in members if not entry.zombie]
         return Usage(processes=len(live), tasks=sum(entry.threads for entry in members),
                      rss_bytes=sum(entry.rss_bytes for entry in live),
-                     cpu_seconds=sum(entry.cpu_ticks for entry in live) / _TICK,
+                     # Zombies too: an ended process keeps its CPU time until its parent reaps it.
+                     cpu_seconds=sum(entry.cpu_ticks for entry in members) / _TICK,
                      runnable=sum(_runnable_threads(pid, table[pid]) for pid in pids if not table[pid].zombie))
 
 
@@ -297,7 +298,8 @@ class Watchdog(threading.Thread):
         self.violation: str | None = None
         self.peak = Usage()
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        self.clock = CellClock(cpus or 1)  # fed from here, read by the cell loop
+        self.clock = CellClock(cpus or 1)  # fed from here, started and read by the cell loop
+        self.notebook_clock = CellClock(cpus or 1)  # the same, never restarted: the whole notebook
 
     def run(self) -> None:
         rounds = 0
@@ -307,7 +309,8 @@ class Watchdog(threading.Thread):
                 usage = self.processes.usage()
             except Exception:  # /proc changing under us: try again next time
                 continue
-            self.clock.sample(usage.cpu_seconds, usage.runnable)
+            for clock in (self.clock, self.notebook_clock):
+                clock.sample(usage.cpu_seconds, usage.runnable)
             self.peak = Usage(max(self.peak.processes, usage.processes), max(self.peak.tasks, usage.tasks),
                               max(self.peak.rss_bytes, usage.rss_bytes))
             reason = None

@@ -107,7 +107,7 @@ DEMO_TIMEOUT = 2
 COMPUTES = """\
 import os, time
 os.sched_setaffinity(0, {%d})  # the CPU the other programs hold
-end = time.process_time() + 1.2
+end = time.process_time() + %g
 while time.process_time() < end:
     pass
 print("computed")"""
@@ -141,9 +141,12 @@ def test_a_computing_cell_runs_on_while_the_machine_is_busy_and_a_waiting_one_st
                                                                                      started):
     cpu = min(os.sched_getaffinity(0))
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
-    computes = COMPUTES % cpu
-    stretched = _course(tmp_path, "stretched", 20, {"computes": computes, "waits": WAITS, "dies": DIES % cpu})
+    computes = COMPUTES % (cpu, 1.2)
+    stretched = _course(tmp_path, "stretched", 20, {"computes": computes, "waits": WAITS,
+                                                    "dies": DIES % (cpu, 1.2)})
     wall_only = _course(tmp_path, "wall-only", 1, {"computes": computes})
+    # 3 CPU seconds at a third of a CPU at most: 9 s, past twice its timeout.
+    capped = _course(tmp_path, "capped", 2, {"computes": COMPUTES % (cpu, 3.0)})
     # Two programs that compute on that CPU, each in a session of its own (Linux's
     # autogroup shares a CPU between sessions): the demonstration gets at most a third of
     # it, so its 1.2 CPU seconds take at least 3.6 s, past its 2 s timeout.
@@ -152,21 +155,28 @@ def test_a_computing_cell_runs_on_while_the_machine_is_busy_and_a_waiting_one_st
                                start_new_session=True))
     log = stretched.autograde(support.TARGET, kernel)
     wall_only.autograde(support.TARGET, kernel)
+    capped.autograde(support.TARGET, kernel)
 
     full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
     for course, student in ((stretched, "computes"), (stretched, "waits"), (stretched, "dies"),
-                            (wall_only, "computes")):
+                            (wall_only, "computes"), (capped, "computes")):
         assert course.scores(support.TARGET, student) == full, (
             f"{course.path.name}/{student}: a demonstration costs no points")
     assert _demo_errors(stretched, "computes") == [], "the computing demonstration was stopped on a busy machine"
     demo = stretched.autograded(support.TARGET, "computes").cells[-1]
     assert "computed" in "".join(output.get("text", "") for output in demo.outputs), demo.outputs
     assert "on a busy machine" in log and "it may run on" in log, "the log does not say the cell was given more time"
+    # Its 1.2 CPU seconds at a third of a CPU at most: held back 2.4 s at least.
+    busy = stretched.autograded(support.TARGET, "computes").metadata["course_grading"]["busy_seconds"]
+    assert busy >= 1.5, f"the report says the grading was held back {busy} s"
     stopped = f"CellTimeoutError: this cell ran for more than {DEMO_TIMEOUT} s; it was interrupted"
     assert stopped in _demo_errors(stretched, "waits"), (
         f"a demonstration that waits is stopped at its timeout: {_demo_errors(stretched, 'waits')}")
     assert stopped in _demo_errors(wall_only, "computes"), (
         f"with busy_stretch = 1 the timeout counts wall time: {_demo_errors(wall_only, 'computes')}")
+    capped_errors = _demo_errors(capped, "computes")
+    assert any(error.startswith("CellTimeoutError: this cell ran for more than 4 s on a busy machine (2 s counting")
+               for error in capped_errors), f"busy_stretch = 2 stops it at twice its timeout: {capped_errors}"
     # A kernel that dies while its demonstration runs past its timeout: the death is seen, said
     # and graded like any other.
     died = _demo_errors(stretched, "dies")

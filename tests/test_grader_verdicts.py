@@ -301,10 +301,11 @@ def test_write_report_notes_flags_and_restarts():
     run.flag("test_double", "test_double: no verified verdict")
     resources: dict[str, Any] = {}
     write_report(run, nb, resources, seconds=1.234, peak=Usage(processes=2, tasks=5, rss_bytes=3 * 2**20),
-                 kernel_uid=None)
+                 kernel_uid=None, busy_seconds=0.456)
     report = resources["course_grading"]
     assert report["flags"] == {"test_double": ["test_double: no verified verdict"]}
-    assert (report["seconds"], report["restarts"], report["peak_tasks"], report["peak_mb"]) == (1.23, 1, 5, 3)
+    assert (report["seconds"], report["busy_seconds"], report["restarts"], report["peak_tasks"],
+            report["peak_mb"]) == (1.23, 0.46, 1, 5, 3)
     assert report["notes"][0].startswith("The kernel was restarted 1 time(s)")
     assert report["notes"][1].startswith("This submission is flagged for an instructor's review")
     assert nb.metadata["course_grading"] == report

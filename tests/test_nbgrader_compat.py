@@ -156,7 +156,8 @@ def test_regrading_keeps_nbgraders_files_and_other_notebooks(tmp_path: Path) -> 
         if name == "p1":  # graded first, it gets the note that course.py and helper...so were not used
             assert nb.cells[0].metadata.get("course_grading"), "no Grading notes about the removed modules"
         # Kept divergence: the grading's measurements are in the graded notebook.
-        assert {"seconds", "peak_tasks", "peak_mb", "kernel_uid"} <= set(nb.metadata["course_grading"]), name
+        assert {"seconds", "busy_seconds", "peak_tasks", "peak_mb", "kernel_uid"} <= set(
+            nb.metadata["course_grading"]), name
         printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
         assert "NBGRADER_EXECUTION = autograde" in printed, f"{name}: {printed!r}"
 
