@@ -15,7 +15,8 @@ class CellClock:
     The watchdog thread calls :meth:`sample` a few times a second with what the notebook's
     processes have used. Between two samples the processes wanted ``min(runnable, cpus)``
     CPUs (threads running or waiting to run, averaged over both samples) and got ``used /
-    elapsed``; the share they did not get counts as held back. A notebook that waits (a
+    elapsed``; what they did not get, as a share of what they wanted (or of one CPU when they
+    wanted less), counts as held back. A notebook that waits (a
     deadlock, a sleep, a join on a hung process) wants no CPU and is never held back; one that
     starts more workers than there are CPUs is not held back by its own workers. Where the
     processes cannot be read, nothing counts as held back: the clock is the wall clock.

@@ -464,7 +464,6 @@ class HardenedExecute(Execute):
         saved: tuple[Any, Any] = (getattr(self, "timeout_func"), getattr(self, "error_on_timeout"))  # noqa: B009
         limit = max(1, int(min(seconds, run.remaining())))
         run.cell_timeout = limit
-        run.cell_started = time.monotonic()
         self._watchdog.clock.start()
         self.timeout_func = lambda _cell: limit
         why = (f"this cell ran for more than {limit} s"

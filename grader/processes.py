@@ -60,6 +60,14 @@ class _Entry:
     cpu_ticks: int  # its own and its reaped children's user and system time
 
 
+def _stat_fields(path: str) -> list[bytes]:
+    """The fields of a /proc stat file after the command name (state, ppid, ...); the name
+    is in parentheses and may hold spaces and parentheses itself."""
+    with open(path, "rb") as file:
+        data = file.read()
+    return data[data.rindex(b")") + 2:].split()
+
+
 def _table(uid: int | None = None) -> dict[int, _Entry]:
     """Every process on the machine (parent, user, threads, resident memory), or with
     ``uid`` only that user's processes."""
@@ -81,9 +89,7 @@ def _table(uid: int | None = None) -> dict[int, _Entry]:
                     owner = os.stat(f"/proc/{name}").st_uid
                     if owner != uid:
                         continue
-                with open(f"/proc/{name}/stat", "rb") as file:
-                    data = file.read()
-                fields = data[data.rindex(b")") + 2:].split()
+                fields = _stat_fields(f"/proc/{name}/stat")
             except (OSError, ValueError):
                 continue
             table[int(name)] = _Entry(ppid=int(fields[1]), uid=owner, threads=int(fields[17]),
@@ -111,10 +117,8 @@ def _runnable_threads(pid: int, entry: _Entry) -> int:
     count = 0
     with contextlib.suppress(OSError):
         for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/stat", "rb") as file:
-                data = file.read()
-                state = data.rindex(b")") + 2
-                count += data[state:state + 1] == b"R"
+            with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that ended meanwhile
+                count += _stat_fields(f"/proc/{pid}/task/{tid}/stat")[0] == b"R"
     return count
 
 

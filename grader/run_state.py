@@ -53,7 +53,6 @@ class Run:
     initial_files: set[Path] = dataclasses.field(default_factory=set)  # in the submission folder
     replaying: bool = False
     current: int = 0  # the cell the notebook is at
-    cell_started: float = 0.0
     cell_timeout: float = 0.0
     cell_stretches: bool = False  # its timeout counts the time a busy machine let it run (busy_stretch)
     timed_out: bool = False  # a cell has run past its timeout: an answer hangs
