@@ -66,6 +66,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 from grader import scan, verdicts
 from grader.cell_source import awaits_at_top_level, imported_modules
 from grader.guard import CourseGuard
+from grader.kernel_lines import FLUSH_TIMED_OUT, without_kernel_lines
 from grader.kernelmanager import SEND_SECONDS, SandboxedKernelManager
 from grader.notes import notes_cell, write_report
 from grader.processes import ProcessSet, Watchdog, end_all, reap_adopted, remove_shared_memory
@@ -249,6 +250,11 @@ class HardenedExecute(Execute):
                     run.flag("", f"the course's files changed while the notebook ran: {change}")
                 run.notes.append("The notebook changed files of the course; they were put back and the "
                                  "submission is flagged for review.")
+        if run.kernel_lines:
+            cells = ", ".join(str(index + 1) for index in sorted(run.kernel_lines))
+            run.notes.append(f"The kernel's output thread was held up for more than 10 s (a busy machine) in cell(s) "
+                             f"{cells}; ipykernel's own line '{FLUSH_TIMED_OUT}', which the notebook did not write, "
+                             "was left out of their output.")
         seconds, busy = time.monotonic() - started, watchdog.notebook_clock.held
         self.log.info("Graded %s/%s in %.1f s, %.1f s of them held back by a busy machine (peak %d processes "
                       "and threads, %.0f MB)", info.get("student"), notebook_name, seconds, busy, watchdog.peak.tasks,
@@ -563,6 +569,14 @@ class HardenedExecute(Execute):
             return None
         if run is None or run.replaying:
             return None if run is not None else super().output(outs, msg, display_id, cell_index)
+        if msg.get("msg_type") == "stream" and content.get("name") == "stderr":
+            text, left_out = without_kernel_lines(str(content.get("text", "")))
+            if left_out:
+                run.kernel_lines.add(cell_index)
+                if not text:
+                    return None
+                content = {**content, "text": text}
+                msg = {**msg, "content": content}
         size = len(json.dumps(content.get("data", content.get("text", "")), default=str))
         if run.output_bytes + size > run.limits.output_bytes:
             if cell_index not in run.output_cut:

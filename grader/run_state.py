@@ -47,6 +47,7 @@ class Run:
     failed_runs: set[int] = dataclasses.field(default_factory=set)  # cells that killed or hung the kernel
     output_bytes: int = 0
     output_cut: set[int] = dataclasses.field(default_factory=set)
+    kernel_lines: set[int] = dataclasses.field(default_factory=set)  # cells ipykernel's own stderr lines were cut from
     interrupts: set[asyncio.Future[Any]] = dataclasses.field(default_factory=set)  # kept until they are done
     restarts: int = 0
     kernel_pids: set[int] = dataclasses.field(default_factory=set)

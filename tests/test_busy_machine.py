@@ -180,3 +180,44 @@ def test_a_computing_cell_runs_on_while_the_machine_is_busy_and_a_waiting_one_st
     # and graded like any other.
     died = _demo_errors(stretched, "dies")
     assert died and all(error.startswith("KernelDied") for error in died), f"expected the death said: {died}"
+
+
+# --- ipykernel's own line when its output thread is held back -----------------------------
+
+
+def test_only_ipykernels_own_flush_line_is_left_out():
+    from grader.kernel_lines import without_kernel_lines
+
+    assert without_kernel_lines("IOStream.flush timed out\n") == ("", 1)
+    assert without_kernel_lines("a\nIOStream.flush timed out\nb\nIOStream.flush timed out\n") == ("a\nb\n", 2)
+    # A line that only contains it, or a warning that mentions it, is the notebook's own.
+    kept = "IOStream.flush timed out again\nwarning: IOStream.flush timed out\n"
+    assert without_kernel_lines(kept) == (kept, 0)
+
+
+# What a machine busy enough to hold ipykernel's output thread back for 10 s does: the
+# thread is kept busy for 12 s (flush_timeout is 10 s), from inside a test that passes.
+HOLD_OUTPUT_THREAD = ("import sys\nimport time\n\n"
+                      "sys.stdout.pub_thread.schedule(lambda: time.sleep(12))  # the thread that sends output\n"
+                      'print("held")\n')
+
+
+def test_a_passing_test_keeps_its_points_when_the_kernels_output_thread_is_held_back(kernel_factory, tmp_path):
+    source = support.target_notebook()
+    test_add = next(cell for cell in source.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    test_add.source = HOLD_OUTPUT_THREAD + test_add.source
+    course = support.make_course(tmp_path / "course", support.TARGET, source=source)
+    support.submit_class(course, support.TARGET, {"honest": {}})
+    support.autograde_at_once([course], support.TARGET,
+                              kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]))
+
+    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
+    assert course.scores(support.TARGET, "honest") == full
+    graded = course.autograded(support.TARGET, "honest")
+    cell = next(cell for cell in graded.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    stderr = [output.get("text") for output in cell.outputs if output.get("name") == "stderr"]
+    assert stderr == [], f"test_add kept stderr output: {stderr}"
+    assert "held" in "".join(output.get("text", "") for output in cell.outputs), cell.outputs
+    # The line did reach the grader (so this test shows something), and the notes say what was left out.
+    log = (course.path / "nbgrader.log").read_text()
+    assert "ipykernel's own line 'IOStream.flush timed out'" in log, log[-3000:]
