@@ -63,7 +63,21 @@ def test_racy_answers_graded_the_same_every_time(assignment, submission, python,
         print(f"{answer.label} ({answer.racy}): {RUNS} gradings of {', '.join(tests)}: {shown}")
         if len(set(per_run)) != 1:
             problems.append(f"{answer.label} ({answer.racy}) got different scores from identical gradings: "
-                            f"{dict(zip(tests, zip(*per_run, strict=True), strict=True))}")
+                            f"{dict(zip(tests, zip(*per_run, strict=True), strict=True))}; why, run by run: "
+                            f"{_why_lost(courses, assignment, students, tests)}")
     for course, student in zip(courses, students, strict=True):
         problems += support.graded_answer_problems(course, assignment, student, answers)
     assert not problems, "\n".join(problems)
+
+
+def _why_lost(courses: list, assignment: str, students: list[str], tests: list[str]) -> dict[str, list[str]]:
+    """'<student> <test>' -> its error and stderr outputs, for each test that lost points."""
+    why = {}
+    for course, student in zip(courses, students, strict=True):
+        scores = course.scores(assignment, student)
+        for cell in support.test_cells(course.autograded(assignment, student)):
+            test = support.nbgrader_meta(cell)["grade_id"]
+            if test in tests and scores[test][0] < scores[test][1]:
+                why[f"{student} {test}"] = [text[:300] for _, text in
+                                            support.error_outputs([cell]) + support.stderr_outputs([cell])]
+    return why

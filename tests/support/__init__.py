@@ -34,6 +34,7 @@ from support.courses import (
     forked_cpu_seconds,
     plain_traceback,
     stderr_of,
+    stderr_outputs,
 )
 from support.kernels import (
     KernelSetup,
@@ -127,6 +128,7 @@ __all__ = [
     'solution_ids',
     'source_notebook',
     'stderr_of',
+    'stderr_outputs',
     'student_notebook',
     'submissions',
     'submit_class',

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from support.courses import Course, error_outputs
+from support.courses import Course, error_outputs, stderr_outputs
 from support.layout import ANSWERS, exercises, nbgrader_meta, read, release_notebook, source_notebook, test_cells
 
 
@@ -114,7 +114,8 @@ def graded_answer_problems(course: Course, assignment: str, student: str, answer
     scores = course.scores(assignment, student)
     graded = course.autograded(assignment, student)
     tests_of = exercises(graded)
-    failures = {nbgrader_meta(cell)["grade_id"]: error_outputs([cell]) for cell in test_cells(graded)}
+    failures = {nbgrader_meta(cell)["grade_id"]: error_outputs([cell]) + stderr_outputs([cell])
+                for cell in test_cells(graded)}
     problems = []
     for answer in answers:
         tests = tests_of[answer.exercise]

@@ -337,6 +337,15 @@ def error_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
     ]
 
 
+def stderr_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
+    """(cell id, 'stderr: text') for every stderr output in these cells (nbgrader scores a test with one 0)."""
+    return [
+        (cell.get("id", "?"), f"stderr: {out.text}")
+        for cell in cells if cell.cell_type == "code"
+        for out in cell.outputs if out.output_type == "stream" and out.name == "stderr"
+    ]
+
+
 def error_tracebacks(cells: Iterable[NotebookNode]) -> str:
     """The tracebacks of every error output in these cells, and their cells' stderr, as
     plain text: what a failing assertion shows about where a cell failed or hung."""
