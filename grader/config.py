@@ -75,6 +75,7 @@ def configure(c: Any) -> None:
     c.HardenedExecute.after_hang_timeout = 5  # a demonstration after a cell hung: it likely calls the hung answer
     c.HardenedExecute.busy_stretch = 3  # a demonstration held back by other programs may run 3 timeouts
     c.HardenedExecute.start_attempts = 3  # kernel starts, each on fresh ports, before it scores 0 with a note
+    c.HardenedExecute.kernel_transport = "ipc"  # Unix sockets in each kernel's folder: no port another kernel shares
     c.HardenedExecute.max_tasks = 256  # processes + threads at once (a Pool of 8 and the kernel use ~40)
     c.HardenedExecute.memory_mb = 2048  # resident memory of all of the notebook's processes together
     c.HardenedExecute.output_kb = 4096  # output kept per notebook; a flood is cut and interrupted

@@ -61,7 +61,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbgrader.coursedir import CourseDirectory  # type: ignore[import-untyped]
 from nbgrader.preprocessors import Execute  # type: ignore[import-untyped]
-from traitlets import Bool, Float, Integer, List, Unicode
+from traitlets import Bool, CaselessStrEnum, Float, Integer, List, Unicode
 
 from grader import scan, verdicts
 from grader.cell_source import awaits_at_top_level, imported_modules
@@ -102,6 +102,12 @@ class HardenedExecute(Execute):
     answer_timeout = Integer(20, help=(
         "Seconds an answer cell (nbgrader solution cell) may run: answers define functions and "
         "classes, they do not compute.")).tag(config=True)
+    kernel_transport = CaselessStrEnum(["ipc", "tcp"], default_value="ipc", help=(
+        "How the grader talks to each kernel. ipc: Unix sockets in the kernel's private folder, which no "
+        "other program or grading can be handed or reach (where ZeroMQ has ipc: Linux, macOS; elsewhere tcp). "
+        "tcp: loopback ports, picked free before the kernel binds them, so two kernels starting at once can be "
+        "handed the same port and hear each other's clients.")).tag(config=True)
+
     max_tasks = Integer(256, help=(
         "Processes and threads the notebook may run at once; more ends them all.")).tag(config=True)
     memory_mb = Integer(2048, help=(
@@ -276,12 +282,14 @@ class HardenedExecute(Execute):
 
         abi = landlock.abi_version() if LINUX else 0
         self.log.info(
-            "Hardened grading: kernels run as %s; files: %s; left-over processes found %s",
+            "Hardened grading: kernels run as %s; files: %s; left-over processes found %s; kernels reached over %s",
             f"their own user (from uid {self.student_uid_base})" if sandbox.uid is not None else "the grader's user",
             f"Landlock ABI {abi} (writes and reads of the course prevented)" if abi else
             "no Landlock here (course files checked and restored after each notebook instead)",
             "by user" if sandbox.uid is not None else "as adopted orphans (child subreaper)" if reaper_available else
-            "as descendants only (a detached daemon can survive on this platform)")
+            "as descendants only (a detached daemon can survive on this platform)",
+            "Unix sockets in their private folders (ipc)" if self.kernel_transport == "ipc" and zmq.has("ipc") else
+            "loopback TCP ports")
         if not self.sandbox or not self.sealed_tests:
             self.log.warning("Hardened grading is partly off (sandbox=%s, sealed_tests=%s)",
                              self.sandbox, self.sealed_tests)
@@ -368,6 +376,9 @@ class HardenedExecute(Execute):
         km = super().create_kernel_manager()
         if isinstance(km, SandboxedKernelManager) and self.sandbox:
             km.files = self._kernel_files
+            if self.kernel_transport == "ipc" and not km.use_ipc(self._kernel_files.folder / "runtime"):
+                self.log.warning("The kernel listens on loopback TCP ports: ZeroMQ has no ipc transport here, or "
+                                 "the path of its private folder is too long for a Unix socket")
         return km
 
     async def _start_kernel_retrying(self, run: Run, index: int) -> str | None:

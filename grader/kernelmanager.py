@@ -17,7 +17,8 @@ import grader_kernel
 from grader.config import mixed_installation
 from grader.sandbox import KernelFiles
 
-__all__ = ["SEND_SECONDS", "BoundedKernelClient", "SandboxedKernelManager", "check_installation", "wrap_command"]
+__all__ = ["SEND_SECONDS", "SOCKET_PATH_MAX", "BoundedKernelClient", "SandboxedKernelManager", "check_installation",
+           "ipc_available", "wrap_command"]
 
 # The kernel's entry point, run by its file path (not ``-m``, which would search the
 # submission's folder first): main.py of the very grader_kernel package this process
@@ -70,6 +71,16 @@ class BoundedKernelClient(_BoundedSends, AsyncKernelClient):
     """The grader's kernel client, its sends bounded."""
 
 
+# The longest Unix socket path, less room for the "-N" jupyter_client appends to each
+# socket's prefix (sun_path holds 108 bytes on Linux, 104 on macOS, with the final NUL).
+SOCKET_PATH_MAX = 100
+
+
+def ipc_available(prefix: str) -> bool:
+    """Whether ZeroMQ can listen on Unix sockets named ``prefix``-N here."""
+    return zmq.has("ipc") and len(os.fsencode(prefix)) <= SOCKET_PATH_MAX
+
+
 class SandboxedKernelManager(_BoundedSends, AsyncKernelManager):
     """Starts the kernel through :mod:`grader_kernel.main` when ``files`` is set."""
 
@@ -96,6 +107,24 @@ class SandboxedKernelManager(_BoundedSends, AsyncKernelManager):
             os.chown(self.files.connection_copy, owner.st_uid, owner.st_gid)
         self.wrapped = True
         return [str(self.files.connection_copy) if arg == connection else arg for arg in wrapped]
+
+    def use_ipc(self, folder: Path) -> bool:
+        """Talk to the kernel over Unix sockets in ``folder`` (ZeroMQ's ipc transport), not
+        loopback TCP ports: True if it will, False (TCP) where ZeroMQ has no ipc or the path is
+        too long. Call before the kernel starts.
+
+        A TCP port is picked free and handed to the kernel later, so two kernels starting at
+        once can be handed the same one, and a client of one kernel (its heartbeat pings
+        every second) then reaches the other, which logs each stray message on its stderr:
+        a test cell that passes scores 0. A socket file in the kernel's private folder can be
+        reached by no other grading."""
+        prefix = str(folder / "kernel")
+        if not ipc_available(prefix):
+            return False
+        self.transport = "ipc"
+        self.ip = prefix
+        self.cache_ports = False
+        return True
 
     @property
     def kernel_pid(self) -> int | None:

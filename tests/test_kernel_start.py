@@ -11,6 +11,7 @@ import asyncio
 import json
 import socket
 import sys
+import threading
 import time
 from unittest import mock
 
@@ -23,12 +24,15 @@ import support
 from grader.execute import HardenedExecute
 
 
-def honest_course(tmp_path, kernel_name="python3"):
+def honest_course(tmp_path, kernel_name="python3", transport=None):
     """The target assignment, its source notebook naming ``kernel_name``, submitted as it is
-    (the key: full marks)."""
+    (the key: full marks); the grader talks to its kernels over ``transport`` if given."""
     notebook = support.target_notebook()
     notebook.metadata["kernelspec"]["name"] = kernel_name
     course = support.make_course(tmp_path / "course", support.TARGET, notebook)
+    if transport is not None:
+        with open(course.path / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.HardenedExecute.kernel_transport = {transport!r}\n")
     course.submit(support.TARGET, "student", notebook)
     return course
 
@@ -38,7 +42,7 @@ def report(course) -> dict:
 
 
 def test_a_port_taken_when_the_kernel_starts_is_retried_on_fresh_ports(kernel_factory, tmp_path):
-    course = honest_course(tmp_path)
+    course = honest_course(tmp_path, transport="tcp")  # over ipc no port is picked
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
     # Another program holds a port; the first kernel is given it (as when two kernels pick
     # the same free port at once), so that kernel dies before it replies.
@@ -105,6 +109,73 @@ def test_a_shell_port_held_by_another_kernels_socket_is_retried_on_fresh_ports(k
     # At most the start's 120 s bound, the second kernel's start and the notebook; generous
     # for a busy machine, far from the 600 s this waited without a bound.
     assert seconds < 200, f"the grading took {seconds:.0f} s"
+
+
+class StrayPings(threading.Thread):
+    """A heartbeat client of another kernel, as jupyter_client's is: a REQ socket that sends
+    b"ping" to a port, and a new socket every 0.3 s while no answer comes."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        context = zmq.Context()
+        while not self.done.is_set():
+            ping = context.socket(zmq.REQ)
+            ping.linger = 0
+            ping.connect(f"tcp://127.0.0.1:{self.port}")
+            ping.send(b"ping")  # queued until something listens there
+            self.done.wait(0.3)
+            ping.close()
+        context.term()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_a_client_of_another_kernel_on_its_port(transport, kernel_factory, tmp_path):
+    # Two kernels that start at once can be handed the same free port: here the kernel's
+    # control port is one where another kernel's heartbeat client pings. Over TCP the kernel
+    # logs each stray ping on its stderr ("DELIM not in msg_list"), which goes to the cell
+    # running, and a test that passed scores 0, as in a full run of the suite. Over ipc (the
+    # grader's default) no port is picked: the kernel's sockets are files of its own.
+    notebook = support.target_notebook()
+    test_add = next(cell for cell in notebook.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    test_add.source = "import time\n\ntime.sleep(2)  # as a test that takes its time does\n" + test_add.source
+    course = support.make_course(tmp_path / "course", support.TARGET, notebook)
+    with open(course.path / "nbgrader_config.py", "a") as config:
+        config.write(f"\nc.HardenedExecute.kernel_transport = {transport!r}\n")
+    course.submit(support.TARGET, "student", notebook)
+    kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    real, handed = LocalPortCache.find_available_port, []
+
+    def control_port_shared(self, ip):
+        handed.append(ip)
+        return port if len(handed) == 5 else real(self, ip)  # shell, iopub, stdin, hb, control
+
+    pings = StrayPings(port)
+    pings.start()
+    try:
+        with mock.patch.object(LocalPortCache, "find_available_port", control_port_shared):
+            course.autograde(support.TARGET, kernel)
+    finally:
+        pings.done.set()
+        pings.join()
+    graded = course.autograded(support.TARGET, "student")
+    noisy = {support.nbgrader_meta(cell)["grade_id"]: support.stderr_of(cell) for cell in support.test_cells(graded)
+             if support.stderr_of(cell)}
+    scores = course.scores(support.TARGET, "student")
+    if transport == "tcp":
+        assert any("DELIM not in msg_list" in text for text in noisy.values()), (
+            f"expected the stray pings on the kernel's stderr over TCP: {noisy}")
+        assert any(score < top for score, top in scores.values()), f"expected points lost over TCP: {scores}"
+    else:
+        assert handed == [], f"ports were picked for a kernel reached over ipc: {handed}"
+        assert noisy == {}, f"test cells wrote to stderr: {noisy}"
+        assert all(score == top for score, top in scores.values()), f"expected full marks: {scores}"
 
 
 @pytest.mark.parametrize("kernel_name", ["exits-at-start-up", "no-such-kernel"])
