@@ -103,11 +103,12 @@ class HardenedExecute(Execute):
         "Seconds an answer cell (nbgrader solution cell) may run: answers define functions and "
         "classes, they do not compute.")).tag(config=True)
     kernel_transport = CaselessStrEnum(["ipc", "tcp"], default_value="ipc", help=(
-        "How the grader talks to each kernel. ipc: Unix sockets in the kernel's private folder, which no "
-        "other program or grading can be handed or reach (where ZeroMQ has ipc: Linux, macOS; elsewhere tcp). "
-        "tcp: loopback ports, picked free before the kernel binds them, so two kernels starting at once can be "
-        "handed the same port and hear each other's clients.")).tag(config=True)
-
+        "How the grader talks to each kernel (with sandbox). ipc: Unix sockets in the kernel's private folder, "
+        "which no other program or grading can be handed or reach (where ZeroMQ has ipc: Linux, macOS; elsewhere "
+        "tcp). tcp: loopback ports, picked free before the kernel binds them, so two kernels starting at once can "
+        "be handed the same port; a client of one (its heartbeat pings every second) then reaches the other, "
+        "which logs each stray message on the running cell's stderr, and a test that passed scores 0."
+        )).tag(config=True)
     max_tasks = Integer(256, help=(
         "Processes and threads the notebook may run at once; more ends them all.")).tag(config=True)
     memory_mb = Integer(2048, help=(
@@ -288,8 +289,8 @@ class HardenedExecute(Execute):
             "no Landlock here (course files checked and restored after each notebook instead)",
             "by user" if sandbox.uid is not None else "as adopted orphans (child subreaper)" if reaper_available else
             "as descendants only (a detached daemon can survive on this platform)",
-            "Unix sockets in their private folders (ipc)" if self.kernel_transport == "ipc" and zmq.has("ipc") else
-            "loopback TCP ports")
+            "Unix sockets in their private folders (ipc)"
+            if self.sandbox and self.kernel_transport == "ipc" and zmq.has("ipc") else "loopback TCP ports")
         if not self.sandbox or not self.sealed_tests:
             self.log.warning("Hardened grading is partly off (sandbox=%s, sealed_tests=%s)",
                              self.sandbox, self.sealed_tests)

@@ -17,8 +17,7 @@ import grader_kernel
 from grader.config import mixed_installation
 from grader.sandbox import KernelFiles
 
-__all__ = ["SEND_SECONDS", "SOCKET_PATH_MAX", "BoundedKernelClient", "SandboxedKernelManager", "check_installation",
-           "ipc_available", "wrap_command"]
+__all__ = ["SEND_SECONDS", "BoundedKernelClient", "SandboxedKernelManager", "check_installation", "wrap_command"]
 
 # The kernel's entry point, run by its file path (not ``-m``, which would search the
 # submission's folder first): main.py of the very grader_kernel package this process
@@ -73,12 +72,7 @@ class BoundedKernelClient(_BoundedSends, AsyncKernelClient):
 
 # The longest Unix socket path, less room for the "-N" jupyter_client appends to each
 # socket's prefix (sun_path holds 108 bytes on Linux, 104 on macOS, with the final NUL).
-SOCKET_PATH_MAX = 100
-
-
-def ipc_available(prefix: str) -> bool:
-    """Whether ZeroMQ can listen on Unix sockets named ``prefix``-N here."""
-    return zmq.has("ipc") and len(os.fsencode(prefix)) <= SOCKET_PATH_MAX
+_SOCKET_PATH_MAX = 100
 
 
 class SandboxedKernelManager(_BoundedSends, AsyncKernelManager):
@@ -110,16 +104,10 @@ class SandboxedKernelManager(_BoundedSends, AsyncKernelManager):
 
     def use_ipc(self, folder: Path) -> bool:
         """Talk to the kernel over Unix sockets in ``folder`` (ZeroMQ's ipc transport), not
-        loopback TCP ports: True if it will, False (TCP) where ZeroMQ has no ipc or the path is
-        too long. Call before the kernel starts.
-
-        A TCP port is picked free and handed to the kernel later, so two kernels starting at
-        once can be handed the same one, and a client of one kernel (its heartbeat pings
-        every second) then reaches the other, which logs each stray message on its stderr:
-        a test cell that passes scores 0. A socket file in the kernel's private folder can be
-        reached by no other grading."""
+        loopback TCP ports (why: ``HardenedExecute.kernel_transport``): True if it will, False
+        (TCP) where ZeroMQ has no ipc or the path is too long. Call before the kernel starts."""
         prefix = str(folder / "kernel")
-        if not ipc_available(prefix):
+        if not zmq.has("ipc") or len(os.fsencode(prefix)) > _SOCKET_PATH_MAX:
             return False
         self.transport = "ipc"
         self.ip = prefix

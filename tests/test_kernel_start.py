@@ -3,7 +3,8 @@ again on fresh ports, and if the kernel still does not start, the submission sco
 a Grading note that says so (grader.execute.HardenedExecute.start_attempts), also when a
 socket of another kind holds its port and takes no message (grader.kernelmanager.SEND_SECONDS).
 Nor does a kernel that stops answering: the grader stops waiting for it ``overrun_seconds``
-after the notebook's time."""
+after the notebook's time. And no client of another kernel reaches one: the grader talks to
+its kernels over Unix sockets of their own (``HardenedExecute.kernel_transport``)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ import support
 from grader.execute import HardenedExecute
 
 
-def honest_course(tmp_path, kernel_name="python3", transport=None):
-    """The target assignment, its source notebook naming ``kernel_name``, submitted as it is
-    (the key: full marks); the grader talks to its kernels over ``transport`` if given."""
-    notebook = support.target_notebook()
+def honest_course(tmp_path, kernel_name="python3", transport=None, notebook=None):
+    """The target assignment (or ``notebook``), its source notebook naming ``kernel_name``,
+    submitted as it is (the key: full marks); the grader reaches its kernels over
+    ``transport`` if given."""
+    notebook = notebook or support.target_notebook()
     notebook.metadata["kernelspec"]["name"] = kernel_name
     course = support.make_course(tmp_path / "course", support.TARGET, notebook)
     if transport is not None:
@@ -141,11 +143,8 @@ def test_a_client_of_another_kernel_on_its_port(transport, kernel_factory, tmp_p
     # grader's default) no port is picked: the kernel's sockets are files of its own.
     notebook = support.target_notebook()
     test_add = next(cell for cell in notebook.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
-    test_add.source = "import time\n\ntime.sleep(2)  # as a test that takes its time does\n" + test_add.source
-    course = support.make_course(tmp_path / "course", support.TARGET, notebook)
-    with open(course.path / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.HardenedExecute.kernel_transport = {transport!r}\n")
-    course.submit(support.TARGET, "student", notebook)
+    test_add.source = "import time\n\ntime.sleep(3)  # as a test that takes its time does\n" + test_add.source
+    course = honest_course(tmp_path, transport=transport, notebook=notebook)
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
