@@ -547,6 +547,8 @@ class HardenedExecute(Execute):
             return self._death()
         except CellTimeoutError:
             await asyncio.sleep(0)
+            if self.km is not None and not await _ensure(self.km.is_alive()):
+                return self._death()  # it ended by itself about its timeout: a death, not a hang
             run.timed_out = True
             return verdicts.hang(run.cell_timeout)
         finally:

@@ -221,3 +221,24 @@ def test_a_passing_test_keeps_its_points_when_the_kernels_output_thread_is_held_
     # The line did reach the grader (so this test shows something), and the notes say what was left out.
     log = (course.path / "nbgrader.log").read_text()
     assert "ipykernel's own line 'IOStream.flush timed out'" in log, log[-3000:]
+
+
+# A demonstration whose kernel exits just after its timeout: the interrupt finds no kernel to
+# answer it, and nbclient gives up waiting. That is a death, not a hang (seen once in a full
+# run, where the busy test's dying demonstration reached its timeout as it exited).
+DIES_AFTER_ITS_TIMEOUT = f"""\
+import os, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # the interrupt at {DEMO_TIMEOUT} s changes nothing
+time.sleep({DEMO_TIMEOUT} + 0.5)
+os._exit(3)"""
+
+
+def test_a_kernel_that_exits_just_after_its_cells_timeout_is_said_to_have_died(kernel_factory, tmp_path):
+    course = _course(tmp_path, "course", 1, {"dies": DIES_AFTER_ITS_TIMEOUT})
+    support.autograde_at_once([course], support.TARGET,
+                              kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]))
+    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
+    assert course.scores(support.TARGET, "dies") == full, "a demonstration costs no points"
+    errors = _demo_errors(course, "dies")
+    assert errors and all(error.startswith("KernelDied: the kernel exited with status 3") for error in errors), (
+        f"expected the death said: {errors}")
