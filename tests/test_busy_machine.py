@@ -113,6 +113,8 @@ while time.process_time() < end:
 print("computed")"""
 WAITS = "import threading\nthreading.Event().wait()"
 DIES = COMPUTES + "\nos._exit(3)"
+# What the target's key earns, test by test: a demonstration costs no points.
+FULL_MARKS = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
 
 
 def _with_demo(source: str) -> nbformat.NotebookNode:
@@ -124,9 +126,8 @@ def _with_demo(source: str) -> nbformat.NotebookNode:
 
 def _course(tmp_path, name: str, busy_stretch: float, students: dict[str, str]) -> support.Course:
     course = support.make_course(tmp_path / name, support.TARGET)
-    with open(course.path / "nbgrader_config.py", "a") as config:
-        config.write(f"\nc.HardenedExecute.demo_timeout = {DEMO_TIMEOUT}\n"
-                     f"c.HardenedExecute.busy_stretch = {busy_stretch}\n")
+    course.configure(f"c.HardenedExecute.demo_timeout = {DEMO_TIMEOUT}\n"
+                     f"c.HardenedExecute.busy_stretch = {busy_stretch}")
     for student, source in students.items():
         course.submit(support.TARGET, student, _with_demo(source))
     return course
@@ -156,10 +157,9 @@ def test_a_computing_cell_runs_on_while_the_machine_is_busy_and_a_waiting_one_st
     support.autograde_at_once([stretched, wall_only, capped], support.TARGET, kernel)  # the programs run meanwhile
     log = (stretched.path / "nbgrader.log").read_text()
 
-    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
     for course, student in ((stretched, "computes"), (stretched, "waits"), (stretched, "dies"),
                             (wall_only, "computes"), (capped, "computes")):
-        assert course.scores(support.TARGET, student) == full, (
+        assert course.scores(support.TARGET, student) == FULL_MARKS, (
             f"{course.path.name}/{student}: a demonstration costs no points")
     assert _demo_errors(stretched, "computes") == [], "the computing demonstration was stopped on a busy machine"
     demo = stretched.autograded(support.TARGET, "computes").cells[-1]
@@ -204,17 +204,16 @@ HOLD_OUTPUT_THREAD = ("import sys\nimport time\n\n"
 
 def test_a_passing_test_keeps_its_points_when_the_kernels_output_thread_is_held_back(kernel_factory, tmp_path):
     source = support.target_notebook()
-    test_add = next(cell for cell in source.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    test_add = support.cell_of(source, "test_add")
     test_add.source = HOLD_OUTPUT_THREAD + test_add.source
     course = support.make_course(tmp_path / "course", support.TARGET, source=source)
     support.submit_class(course, support.TARGET, {"honest": {}})
     support.autograde_at_once([course], support.TARGET,
                               kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]))
 
-    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
-    assert course.scores(support.TARGET, "honest") == full
+    assert course.scores(support.TARGET, "honest") == FULL_MARKS
     graded = course.autograded(support.TARGET, "honest")
-    cell = next(cell for cell in graded.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    cell = support.cell_of(graded, "test_add")
     stderr = [output.get("text") for output in cell.outputs if output.get("name") == "stderr"]
     assert stderr == [], f"test_add kept stderr output: {stderr}"
     assert "held" in "".join(output.get("text", "") for output in cell.outputs), cell.outputs
@@ -237,8 +236,7 @@ def test_a_kernel_that_exits_just_after_its_cells_timeout_is_said_to_have_died(k
     course = _course(tmp_path, "course", 1, {"dies": DIES_AFTER_ITS_TIMEOUT})
     support.autograde_at_once([course], support.TARGET,
                               kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0]))
-    full = {grade_id: (score, score) for grade_id, score in support.TARGET_CLASS_SCORES["honest"].items()}
-    assert course.scores(support.TARGET, "dies") == full, "a demonstration costs no points"
+    assert course.scores(support.TARGET, "dies") == FULL_MARKS, "a demonstration costs no points"
     errors = _demo_errors(course, "dies")
     assert errors and all(error.startswith("KernelDied: the kernel exited with status 3") for error in errors), (
         f"expected the death said: {errors}")

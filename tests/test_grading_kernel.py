@@ -35,7 +35,7 @@ def test_the_kernel_has_no_debugger(graded):
     """ipykernel imports debugpy at every start only to offer a debugger; a grading kernel
     starts without it (a sixth of its start-up CPU), and the notebook cannot load it."""
     notebook = graded.autograded(support.TARGET, "probe")
-    answer = next(cell for cell in notebook.cells if support.nbgrader_meta(cell).get("grade_id") == "double")
+    answer = support.cell_of(notebook, "double")
     printed = "".join(output.get("text", "") for output in answer.outputs)
     assert printed.splitlines() == ["debugpy in sys.modules: None", "import debugpy: ModuleNotFoundError"], printed
     assert graded.scores(support.TARGET, "probe")["test_double"] == (2.0, 2.0), "the answer is right all the same"

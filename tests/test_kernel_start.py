@@ -33,8 +33,7 @@ def honest_course(tmp_path, kernel_name="python3", transport=None, notebook=None
     notebook.metadata["kernelspec"]["name"] = kernel_name
     course = support.make_course(tmp_path / "course", support.TARGET, notebook)
     if transport is not None:
-        with open(course.path / "nbgrader_config.py", "a") as config:
-            config.write(f"\nc.HardenedExecute.kernel_transport = {transport!r}\n")
+        course.configure(f"c.HardenedExecute.kernel_transport = {transport!r}")
     course.submit(support.TARGET, "student", notebook)
     return course
 
@@ -142,7 +141,7 @@ def test_a_client_of_another_kernel_on_its_port(transport, kernel_factory, tmp_p
     # running, and a test that passed scores 0, as in a full run of the suite. Over ipc (the
     # grader's default) no port is picked: the kernel's sockets are files of its own.
     notebook = support.target_notebook()
-    test_add = next(cell for cell in notebook.cells if support.nbgrader_meta(cell).get("grade_id") == "test_add")
+    test_add = support.cell_of(notebook, "test_add")
     test_add.source = "import time\n\ntime.sleep(3)  # as a test that takes its time does\n" + test_add.source
     course = honest_course(tmp_path, transport=transport, notebook=notebook)
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
@@ -205,10 +204,9 @@ def test_a_kernel_that_never_starts_scores_zero_with_a_note(kernel_name, kernel_
 def test_a_kernel_that_stops_answering_is_given_up_after_the_notebooks_time(kernel_factory, tmp_path):
     course = honest_course(tmp_path)
     kernel = kernel_factory(support.ANSWERS_PYTHONS[0], support.ANSWERS_METHODS[0])
-    with open(course.path / "nbgrader_config.py", "a") as config:
-        # The notebook's time counts from before the kernel's start: on a busy machine the
-        # start and the cells before test_add took more than 4 s, so 30 s leaves them room.
-        config.write("\nc.HardenedExecute.total_seconds = 30\nc.HardenedExecute.overrun_seconds = 2\n")
+    # The notebook's time counts from before the kernel's start: on a busy machine the
+    # start and the cells before test_add took more than 4 s, so 30 s leaves them room.
+    course.configure("c.HardenedExecute.total_seconds = 30\nc.HardenedExecute.overrun_seconds = 2")
     # From test_add on, the kernel never answers and the cell's own timeout never fires: a
     # wait that nothing else bounds (what _run_cell does for the other cells is unchanged).
     real = HardenedExecute._run_cell

@@ -80,6 +80,11 @@ class Course:
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{assignment}.ipynb")
 
+    def configure(self, lines: str) -> None:
+        """Add ``lines`` to the course's nbgrader_config.py (after the grader's configure(c))."""
+        with open(self.path / "nbgrader_config.py", "a") as config:
+            config.write(f"\n{lines}\n")
+
     def autograde(self, assignment: str, kernel: KernelSetup) -> str:
         return self.nbgrader("autograde", assignment, "--force", env=kernel.env())
 
@@ -338,12 +343,8 @@ def error_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
 
 
 def stderr_outputs(cells: Iterable[NotebookNode]) -> list[tuple[str, str]]:
-    """(cell id, 'stderr: text') for every stderr output in these cells (nbgrader scores a test with one 0)."""
-    return [
-        (cell.get("id", "?"), f"stderr: {out.text}")
-        for cell in cells if cell.cell_type == "code"
-        for out in cell.outputs if out.output_type == "stream" and out.name == "stderr"
-    ]
+    """(cell id, 'stderr: text') for each of these cells that wrote to stderr (nbgrader scores a test that did 0)."""
+    return [(cell.get("id", "?"), f"stderr: {text}") for cell in cells if (text := stderr_of(cell))]
 
 
 def error_tracebacks(cells: Iterable[NotebookNode]) -> str:

@@ -109,6 +109,11 @@ def nbgrader_meta(cell: NotebookNode) -> dict:
     return cell.metadata.get("nbgrader", {})
 
 
+def cell_of(nb: NotebookNode, grade_id: str) -> NotebookNode:
+    """The cell whose nbgrader grade id is ``grade_id``."""
+    return next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == grade_id)
+
+
 def solution_ids(nb: NotebookNode) -> list[str]:
     return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
 
