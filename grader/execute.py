@@ -556,7 +556,7 @@ class HardenedExecute(Execute):
             run.expected.pop(index, None)
         if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", [])):
             run.timed_out = True  # interrupted at its timeout; the kernel lives on
-        if self._watchdog.violation:
+        if self._watchdog.check_disk():
             return self._death()
         run.completed.add(index)
         if not run.replaying:

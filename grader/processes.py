@@ -285,7 +285,7 @@ def _live(processes: ProcessSet) -> list[int]:
 class Watchdog(threading.Thread):
     """Watches a notebook's processes while it runs; ends them all when it uses more than
     ``max_tasks`` processes and threads, ``max_bytes`` of memory, or ``max_disk`` bytes of
-    files in ``folders()`` (checked once a second), and says why."""
+    files in ``folders()`` (checked once a second, and by :meth:`check_disk`), and says why."""
 
     def __init__(self, processes: ProcessSet, max_tasks: int, max_bytes: int, keep: Callable[[], Iterable[int]],
                  interval: float = 0.2, max_disk: int = 0,
@@ -299,6 +299,7 @@ class Watchdog(threading.Thread):
         self.max_disk = max_disk
         self._folders = folders
         self._stop_event = threading.Event()
+        self._trip_lock = threading.Lock()
         self.violation: str | None = None
         self.peak = Usage()
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -324,15 +325,34 @@ class Watchdog(threading.Thread):
             elif usage.rss_bytes > self.max_bytes:
                 reason = (f"the notebook's processes used {usage.rss_bytes / 2**20:.0f} MB of memory; "
                           f"the limit is {self.max_bytes / 2**20:.0f} MB")
-            elif self.max_disk and rounds % max(1, int(1 / self.interval)) == 0:
-                written = disk_usage(self._folders(), self.processes.uid)
-                if written > self.max_disk:
-                    reason = (f"the notebook wrote {written / 2**20:.0f} MB of files; "
-                              f"the limit is {self.max_disk / 2**20:.0f} MB")
-            if reason and self.violation is None:
-                self.violation = reason
-                end_all(self.processes, grace=0.0, keep=self._keep())
+            elif rounds % max(1, int(1 / self.interval)) == 0:
+                reason = self._disk_reason()
+            if reason:
+                self._trip(reason)
             reap_adopted(self._keep())
+
+    def check_disk(self) -> str | None:
+        """Check the files now, between cells: a cell that writes past the limit within the
+        second between two of the thread's checks is charged, not the cell after it."""
+        reason = self._disk_reason()
+        if reason:
+            self._trip(reason)
+        return self.violation
+
+    def _disk_reason(self) -> str | None:
+        if not self.max_disk:
+            return None
+        written = disk_usage(self._folders(), self.processes.uid)
+        if written <= self.max_disk:
+            return None
+        return f"the notebook wrote {written / 2**20:.0f} MB of files; the limit is {self.max_disk / 2**20:.0f} MB"
+
+    def _trip(self, reason: str) -> None:
+        with self._trip_lock:  # the thread and the cell loop may both find a reason at once
+            if self.violation is not None:
+                return
+            self.violation = reason
+        end_all(self.processes, grace=0.0, keep=self._keep())
 
     def stop(self) -> None:
         self._stop_event.set()

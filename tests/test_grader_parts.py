@@ -400,6 +400,24 @@ def test_watchdog_ends_a_notebook_that_writes_too_much(reap, tmp_path):
     assert processes.disk_usage([tmp_path]) >= 2**20
 
 
+def test_the_cell_loop_can_check_the_disk_between_the_watchdogs_rounds(reap, tmp_path):
+    """check_disk looks now: a cell that wrote too much in less than the thread's second is
+    the cell charged. The thread is not started here, so only check_disk can find it."""
+    family = _family(1)
+    reap.append(family)
+    found = processes.ProcessSet(None, lambda: [family.pid])
+    _until(lambda: len(found.pids()) == 2, "the family")
+    watchdog = processes.Watchdog(found, max_tasks=50, max_bytes=2**40, keep=lambda: (),
+                                  max_disk=2**19, folders=lambda: [str(tmp_path)])
+    assert watchdog.check_disk() is None and family.poll() is None
+    (tmp_path / "big").write_bytes(os.urandom(2**20))
+    reason = watchdog.check_disk()
+    assert reason is not None and "MB of files" in reason, reason
+    family.wait(WAIT)
+    assert found.pids() == []
+    assert watchdog.check_disk() == reason, "a second check keeps the first reason"
+
+
 # --- the user lease -------------------------------------------------------------------------------
 
 

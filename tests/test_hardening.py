@@ -45,7 +45,7 @@ RUNS = {
     "notebook-edits": ["edited_metadata", "deleted_test_cell", "duplicated_test_cell", "changed_kernelspec",
                        "environment_detection", "grader_environ_read"],
     "kernel-deaths": ["sys_exit_on_test_path", "os_exit_on_test_path", "segfault", "kill_the_grader"],
-    "runaway-processes": ["fork_bomb", "runaway_pool", "memory_hog", "setsid_daemon", "disk_flood"],
+    "runaway-processes": ["fork_bomb", "runaway_pool", "memory_hog", "setsid_daemon", "disk_flood", "disk_burst"],
     "hangs": ["infinite_loop", "sigint_ignoring_loop", "output_flood"],
     "waits": ["deadlocked_join", "queue_join_without_task_done"],
     "course-files": ["read_hidden_tests", "read_gradebook", "write_into_course", "write_other_students",
@@ -68,6 +68,7 @@ class Attack:
     expect: str
     edit: Callable[[Any], None] | None
     check: Callable[..., None] | None
+    config: str
 
 
 def load_attack(name: str) -> Attack:
@@ -77,7 +78,8 @@ def load_attack(name: str) -> Attack:
                   assignment=found.get("ASSIGNMENT", TARGET), cells=found.get("CELLS", {}),
                   honest=tuple(found.get("HONEST", ())), targets=tuple(found.get("TARGETS", ())),
                   keeps=tuple(found.get("KEEPS", ())), bound=float(found.get("BOUND", 60)),
-                  expect=found.get("EXPECT", "zero"), edit=found.get("edit"), check=found.get("check"))
+                  expect=found.get("EXPECT", "zero"), edit=found.get("edit"), check=found.get("check"),
+                  config=found.get("CONFIG", ""))
 
 
 def test_every_attack_is_in_a_run():
@@ -289,6 +291,8 @@ def grade_attacks(run: str, names: list[str], kernel_factory: Any, tmp_path: Pat
     assert all(a.assignment == assignment for a in attacks), f"run {run} mixes assignments"
     course = make_course(tmp_path / "course", assignment)
     for attack in attacks:
+        if attack.config:
+            course.configure(attack.config)
         course.submit(assignment, attack.name, submission(course, attack, assignment))
     course.submit(assignment, "control", submission(course, None, assignment))
 

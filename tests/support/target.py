@@ -10,7 +10,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from support.courses import Course
-from support.layout import nbgrader_meta, read
+from support.layout import cell_of, nbgrader_meta, read
 
 TARGET = "target"
 
@@ -136,3 +136,26 @@ def leftover_processes(course: Course, uids: set[int], before: set[int]) -> list
                 or (process.pid in ours and process.pid not in before)):
             found.append(f"pid {process.pid} uid {uid} cwd {cwd} {' '.join(info['cmdline'] or [])[:80]}")
     return found
+
+
+def assert_disk_cap_stopped(graded: NotebookNode, grade_id: str, shm_pattern: str) -> None:
+    """The grader's notes say the disk cap stopped the notebook in the cell ``grade_id``, and
+    no file of ``shm_pattern`` is left in /dev/shm; if the cap did not, say what that cell
+    printed and how much room the machine had."""
+    import glob
+    import shutil
+    import tempfile
+
+    left = glob.glob(os.path.join("/dev/shm", shm_pattern))
+    assert not left, f"shared memory files were left behind: {left[:3]}"
+    notes = graded.metadata.get("course_grading", {}).get("notes", [])
+    if any(note.startswith(f"In {grade_id}: the notebook wrote") and "MB of files" in note for note in notes):
+        return
+    room = {}
+    for folder in (tempfile.gettempdir(), "/dev/shm"):
+        if os.path.isdir(folder):
+            room[folder] = f"{shutil.disk_usage(folder).free / 2**20:.0f} MB free now"
+    outputs = [out.get("text") or f"{out.get('ename')}: {out.get('evalue')}"
+               for out in cell_of(graded, grade_id).get("outputs", [])]
+    raise AssertionError(f"the disk cap did not stop the notebook in {grade_id}: notes {notes}; "
+                         f"{grade_id} printed {str(outputs)[:800]}; {room}")
