@@ -334,6 +334,8 @@ class Watchdog(threading.Thread):
     def check_disk(self) -> str | None:
         """Check the files now, between cells: a cell that writes past the limit within the
         second between two of the thread's checks is charged, not the cell after it."""
+        if self.violation is not None:  # the thread has already ended them
+            return self.violation
         reason = self._disk_reason()
         if reason:
             self._trip(reason)

@@ -290,9 +290,9 @@ def grade_attacks(run: str, names: list[str], kernel_factory: Any, tmp_path: Pat
     assignment = attacks[0].assignment
     assert all(a.assignment == assignment for a in attacks), f"run {run} mixes assignments"
     course = make_course(tmp_path / "course", assignment)
+    for config in dict.fromkeys(attack.config for attack in attacks if attack.config):  # once each: one course
+        course.configure(config)
     for attack in attacks:
-        if attack.config:
-            course.configure(attack.config)
         course.submit(assignment, attack.name, submission(course, attack, assignment))
     course.submit(assignment, "control", submission(course, None, assignment))
 
